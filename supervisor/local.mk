@@ -1,0 +1,23 @@
+# supervisor/: ferryd (the supervisor) and ferryctl (its client)
+libferry_a_SOURCES += \
+	supervisor/supervisor.c supervisor/supervisor.h \
+	supervisor/signals.c supervisor/signals.h \
+	supervisor/proctable.c supervisor/proctable.h \
+	supervisor/spawn.c supervisor/spawn.h \
+	supervisor/reap.c supervisor/reap.h \
+	supervisor/restart.c supervisor/restart.h \
+	supervisor/shutdown.c supervisor/shutdown.h \
+	supervisor/reload.c supervisor/reload.h \
+	supervisor/task.c supervisor/task.h \
+	supervisor/control.c supervisor/control.h \
+	supervisor/pidfile.c supervisor/pidfile.h \
+	supervisor/pstitle.c supervisor/pstitle.h \
+	supervisor/daemonize.c supervisor/daemonize.h
+
+sbin_PROGRAMS += ferryd
+ferryd_SOURCES = supervisor/ferryd.c
+ferryd_LDADD = $(FERRY_LIBS)
+
+bin_PROGRAMS += ferryctl
+ferryctl_SOURCES = supervisor/ferryctl.c
+ferryctl_LDADD = $(FERRY_LIBS)

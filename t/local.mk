@@ -1,0 +1,51 @@
+# t/: Check unit tests (one binary per module), TAP integration tests, benchmarks
+UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+UNIT_LDADD = $(FERRY_LIBS) $(CHECK_LIBS)
+
+# -- unit tests (each owner keeps to its own line)
+UNIT_TESTS = t/unit/check_config
+UNIT_TESTS += t/unit/check_ring
+UNIT_TESTS += t/unit/check_record t/unit/check_spill t/unit/check_queue
+UNIT_TESTS += t/unit/check_restart
+
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+
+t_unit_check_config_SOURCES = t/unit/check_config.c
+t_unit_check_config_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_config_LDADD = $(UNIT_LDADD)
+t_unit_check_ring_SOURCES = t/unit/check_ring.c
+t_unit_check_ring_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_ring_LDADD = $(UNIT_LDADD)
+t_unit_check_record_SOURCES = t/unit/check_record.c
+t_unit_check_record_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_record_LDADD = $(UNIT_LDADD)
+t_unit_check_spill_SOURCES = t/unit/check_spill.c
+t_unit_check_spill_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_spill_LDADD = $(UNIT_LDADD)
+t_unit_check_queue_SOURCES = t/unit/check_queue.c
+t_unit_check_queue_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_queue_LDADD = $(UNIT_LDADD)
+t_unit_check_restart_SOURCES = t/unit/check_restart.c
+t_unit_check_restart_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_restart_LDADD = $(UNIT_LDADD)
+
+# -- benchmark programs (built by `make bench`, never run by make check)
+EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
+t_bench_bench_ring_SOURCES = t/bench/bench_ring.c
+t_bench_bench_ring_LDADD = $(FERRY_LIBS)
+t_bench_bench_spill_SOURCES = t/bench/bench_spill.c
+t_bench_bench_spill_LDADD = $(FERRY_LIBS)
+bench: t/bench/bench_ring$(EXEEXT) t/bench/bench_spill$(EXEEXT)
+.PHONY: bench
+
+# -- integration tests: TAP scripts against throwaway real servers
+INTEGRATION_TESTS = \
+	t/integration/010_harness.sh \
+	t/integration/020_lifecycle.sh \
+	t/integration/030_restart.sh \
+	t/integration/040_reload.sh \
+	t/integration/050_bad_endpoints.sh
+TESTS += $(INTEGRATION_TESTS)
+dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
+dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
