@@ -17,10 +17,13 @@ typedef enum migration_kind { MIGRATION_FULL_LOAD, MIGRATION_CDC, MIGRATION_FULL
 typedef enum table_prep_kind { TABLE_PREP_DROP, TABLE_PREP_TRUNCATE, TABLE_PREP_NOTHING } table_prep_kind;
 typedef enum compression_kind { COMPRESSION_ZSTD, COMPRESSION_LZ4, COMPRESSION_NONE } compression_kind;
 
-/* A repeatable key's values, in file order. */
+/* A repeatable key's values, in file order. lines is NULL, or holds the file line of each
+ * item (count entries, parallel to items; 0 = unknown): rules need it to order include
+ * and exclude lines among each other and to name a bad rule's line. */
 typedef struct string_list {
 	char **items;
 	int count;
+	int *lines;
 } string_list;
 
 typedef struct endpoint_config {
@@ -68,6 +71,7 @@ typedef struct task_config {
 	string_list exclude_column;
 	string_list filter;
 	bool validation;
+	string_list lowercase; /* schema.table patterns whose target names are lowercased (rules.h) */
 } task_config;
 
 typedef struct ferryd_config {
@@ -126,6 +130,25 @@ int config_parse_duration(const char *s, int64_t *ms);    /* 5s, 200ms, 2min, 1h
 int config_parse_bool(const char *s, bool *out);          /* yes/no, on/off, true/false, 1/0 */
 
 void string_list_add(string_list *list, const char *value);
+/* Appends a copy of value read at line of the file; keeps lines parallel to items. */
+void string_list_add_line(string_list *list, const char *value, int line);
 void string_list_free(string_list *list);
+
+/* Additions (config engineer) ------------------------------------------------------
+ * - config_load appends to diag (initialise it to {0}); it fails only on errors found in
+ *   this call. Optional string and path keys are NULL when unset or empty; path keys are
+ *   absolute (relative ones are taken from the config file's directory); endpoint port
+ *   is resolved to the engine default when not set. A file without any [task] is valid:
+ *   ferryd then runs with nothing to do.
+ * - config_restart_keys_changed names sections "ferryd", "endpoint NAME", "task NAME"
+ *   (print them as "[%s] %s"); a task only in new_cfg is reported with key "(added)",
+ *   one only in old_cfg with "(removed)". Endpoints present in only one side are not
+ *   reported (a task using one is).
+ * - The key table itself (types, defaults, reloadable, docs) is in common/config_keys.h. */
+
+/* Copies every reloadable key (config_keys.h) from new_cfg into running, for [ferryd] and
+ * for endpoints and tasks present in both; restart-only keys keep their running values,
+ * as PostgreSQL does. Returns how many values changed. */
+int config_apply_reloadable(ferry_config *running, const ferry_config *new_cfg);
 
 #endif

@@ -4,3 +4,5 @@ libferry_a_SOURCES += \
 	common/log.c common/log.h \
 	common/config.c common/config.h \
 	common/config_keys.c common/config_keys.h
+libferry_a_SOURCES += common/rules.c common/rules.h
+libferry_a_SOURCES += common/catalog.c common/catalog.h common/sqlquote.c common/sqlquote.h

@@ -4,5 +4,8 @@ libferry_a_SOURCES += \
 	workers/endpoint.c workers/endpoint.h \
 	workers/pg_conn.c workers/pg_conn.h \
 	workers/mysql_conn.c workers/mysql_conn.h \
+	workers/idle.c workers/idle.h \
 	workers/capture.c workers/load.c workers/apply.c workers/validate.c \
 	workers/worker_mains.h
+libferry_a_SOURCES += workers/pg_catalog.c workers/pg_catalog.h workers/pg_ddl.c workers/pg_ddl.h
+libferry_a_SOURCES += workers/pgoutput.c workers/pgoutput.h workers/pg_repl.c workers/pg_repl.h workers/pg_value.c workers/pg_value.h

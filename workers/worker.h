@@ -3,7 +3,9 @@
 #ifndef FERRY_WORKER_H
 #define FERRY_WORKER_H
 
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "common/config.h"
 #include "ipc/status.h"
@@ -36,6 +38,29 @@ const char *worker_kind_name(worker_kind kind);
 void worker_display_name(worker_kind kind, const char *task, int index, char *buf, size_t size);
 /* "apply-orders-1.log", "capture-orders.log". */
 void worker_log_file_name(worker_kind kind, const char *task, int index, char *buf, size_t size);
+
+/* Why worker_wait() returned. */
+typedef enum worker_wake {
+	WORKER_WAKE_TIMEOUT,
+	WORKER_WAKE_SIGNAL,      /* a stop, fast stop or reload flag is set: act on it */
+	WORKER_WAKE_PARENT_GONE, /* the supervisor died (already logged): exit promptly */
+	WORKER_WAKE_FD           /* one of the caller's fds is ready (see its revents) */
+} worker_wake;
+
+#define WORKER_WAIT_MAX_FDS 8
+
+/* Sleeps until a signal flag is set, the supervisor dies, one of fds[0..nfds) is ready or
+ * timeout_ms passes (-1: no timeout). TERM, INT and HUP stay blocked outside this call
+ * and are delivered only inside it, so a worker's loop must come back here regularly.
+ * Returns WORKER_WAKE_SIGNAL at once while a flag is already set. */
+worker_wake worker_wait(worker_context *ctx, struct pollfd *fds, int nfds, int64_t timeout_ms);
+
+/* Acts on SIGHUP: clears the flag, reopens the log file, re-reads the config file and
+ * applies its log_level; on an error keeps the current config and logs why. */
+void worker_process_reload(worker_context *ctx);
+
+/* Monotonic milliseconds, for deadlines. */
+uint64_t worker_now_ms(void);
 
 /* Runs in the child after fork. Never returns: exits with a FERRY_EXIT_* code. */
 _Noreturn void worker_run(worker_context *ctx);

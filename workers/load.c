@@ -1,0 +1,11 @@
+/* load: takes table partitions from the task's work queue and bulk-copies them from
+ * source to target.
+ * Until that exists (later issues) it only holds its connections, so the process tree,
+ * restarts and connection errors can be exercised end to end. */
+#include "workers/idle.h"
+#include "workers/worker_mains.h"
+
+int load_main(worker_context *ctx)
+{
+	return worker_idle_main(ctx, WORKER_USES_SOURCE | WORKER_USES_TARGET);
+}
