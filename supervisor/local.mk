@@ -10,14 +10,19 @@ libferry_a_SOURCES += \
 	supervisor/reload.c supervisor/reload.h \
 	supervisor/task.c supervisor/task.h \
 	supervisor/control.c supervisor/control.h \
+	supervisor/statusdoc.c supervisor/statusdoc.h \
+	supervisor/jsonbuf.c supervisor/jsonbuf.h \
+	supervisor/jsonparse.c supervisor/jsonparse.h \
 	supervisor/pidfile.c supervisor/pidfile.h \
 	supervisor/pstitle.c supervisor/pstitle.h \
 	supervisor/daemonize.c supervisor/daemonize.h
 
 sbin_PROGRAMS += ferryd
 ferryd_SOURCES = supervisor/ferryd.c
+ferryd_CPPFLAGS = $(AM_CPPFLAGS) -DFERRY_VERSION='"$(PACKAGE_VERSION)"'
 ferryd_LDADD = $(FERRY_LIBS)
 
 bin_PROGRAMS += ferryctl
 ferryctl_SOURCES = supervisor/ferryctl.c
+ferryctl_CPPFLAGS = $(AM_CPPFLAGS) -DFERRY_VERSION='"$(PACKAGE_VERSION)"'
 ferryctl_LDADD = $(FERRY_LIBS)

@@ -35,10 +35,6 @@ static const worker_kind_info kinds[WORKER_KIND_COUNT] = {
 /* The mask while waiting in ppoll(): nothing blocked, so pending flags' signals arrive. */
 static sigset_t wait_mask;
 
-/* A config this worker loaded itself on reload (the one inherited from the supervisor is
- * not ours to free). */
-static ferry_config *reloaded_config;
-
 const char *worker_kind_name(worker_kind kind)
 {
 	return (unsigned)kind < WORKER_KIND_COUNT ? kinds[kind].name : "unknown";
@@ -221,13 +217,13 @@ void worker_process_reload(worker_context *ctx)
 		config_free(cfg);
 		return;
 	}
-	ferry_config *old = reloaded_config;
-	reloaded_config = cfg;
-	ctx->config = cfg;
-	ctx->task = task;
-	config_free(old);
-	log_set_level(cfg->ferryd.log_level);
-	log_info("configuration reloaded (log_level = %s)", log_level_name(cfg->ferryd.log_level));
+	/* Like the supervisor, take only the keys that may change live: the connection and
+	 * task keys this worker runs with stay as they were until ferryd restarts. The config
+	 * is this process's own copy since the fork. */
+	config_apply_reloadable((ferry_config *)ctx->config, cfg);
+	config_free(cfg);
+	log_set_level(ctx->config->ferryd.log_level);
+	log_info("configuration reloaded (log_level = %s)", log_level_name(ctx->config->ferryd.log_level));
 }
 
 /* Exits without running atexit handlers: those belong to the supervisor (pid file...). */

@@ -1,0 +1,104 @@
+/* Builds the status JSON from the process table, the task table and the workers' shared
+ * status slots. Read-only: the supervisor takes no locks in shared memory, it reads the
+ * atomics each worker writes. */
+#include "supervisor/statusdoc.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "supervisor/restart.h"
+#include "supervisor/supervisor.h"
+
+/* Supervisor-side state for a worker without a process; the worker's own state
+ * (starting, connecting, ready, running, stopping) while it has one. */
+static const char *worker_state_text(const proc_slot *slot, const worker_status *st)
+{
+	switch (slot->state) {
+	case PROC_RUNNING: {
+		worker_state ws = (worker_state)atomic_load(&st->state);
+		/* exited but not reaped yet, or not yet through its own setup */
+		if (ws == WORKER_STATE_EXITED)
+			return "stopping";
+		if (ws == WORKER_STATE_FREE)
+			return "starting";
+		return worker_state_name(ws);
+	}
+	case PROC_BACKOFF: return slot->ever_started ? "backoff" : "starting";
+	case PROC_STOPPED: return "stopped";
+	case PROC_FAILED: return "failed";
+	case PROC_FREE: break;
+	}
+	return "unknown";
+}
+
+static void worker_json(const supervisor *s, int slot_no, int64_t now_ms, jsonbuf *jb)
+{
+	const proc_slot *slot = &s->procs.slots[slot_no];
+	const worker_status *st = &s->status[slot_no];
+	json_object_begin(jb);
+	json_member_string(jb, "name", slot->name);
+	json_member_string(jb, "kind", worker_kind_name(slot->kind));
+	json_member_int(jb, "index", slot->index);
+	json_key(jb, "pid");
+	if (slot->pid > 0)
+		json_int(jb, slot->pid);
+	else
+		json_null(jb);
+	json_member_string(jb, "state", worker_state_text(slot, st));
+	json_member_int(jb, "restarts", slot->restarts);
+	char exit_text[64];
+	if (slot->has_exited)
+		restart_short_exit(slot->last_status, exit_text, sizeof exit_text);
+	json_member_string(jb, "last_exit", slot->has_exited ? exit_text : NULL);
+	/* The worker writes last_error before it exits; read it as a snapshot. */
+	char err[WORKER_ERROR_MAX];
+	memcpy(err, st->last_error, sizeof err);
+	err[sizeof err - 1] = '\0';
+	json_member_string(jb, "last_error", err[0] ? err : NULL);
+	json_key(jb, "restart_in_ms");
+	if (slot->state == PROC_BACKOFF && slot->ever_started)
+		json_int(jb, slot->next_start_ms > now_ms ? slot->next_start_ms - now_ms : 0);
+	else
+		json_null(jb);
+	json_object_end(jb);
+}
+
+static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf *jb)
+{
+	const task_state *t = &s->tasks.tasks[task_no];
+	json_object_begin(jb);
+	json_member_string(jb, "name", t->name);
+	json_member_string(jb, "phase", task_phase_name(t->phase));
+	json_member_string(jb, "error", t->error);
+	json_key(jb, "workers");
+	json_array_begin(jb);
+	for (int i = 0; i < PROCTABLE_SIZE; i++) {
+		if (s->procs.slots[i].state != PROC_FREE && s->procs.slots[i].task == task_no)
+			worker_json(s, i, now_ms, jb);
+	}
+	json_array_end(jb);
+	json_key(jb, "tables");
+	json_array_begin(jb); /* filled once migrations exist */
+	json_array_end(jb);
+	json_object_end(jb);
+}
+
+void statusdoc_build(const supervisor *s, jsonbuf *jb)
+{
+	int64_t now_ms = supervisor_now_ms();
+	json_object_begin(jb);
+	json_key(jb, "ferryd");
+	json_object_begin(jb);
+	json_member_int(jb, "pid", s->pid);
+	json_member_string(jb, "config", s->config->path);
+	json_member_int(jb, "uptime_s", (now_ms - s->started_ms) / 1000);
+	json_member_string(jb, "log_level", log_level_name(s->config->ferryd.log_level));
+	json_member_string(jb, "shutdown", s->shutdown == SHUTDOWN_NONE ? NULL : shutdown_mode_name(s->shutdown));
+	json_object_end(jb);
+	json_key(jb, "tasks");
+	json_array_begin(jb);
+	for (int i = 0; i < s->tasks.count; i++)
+		task_json(s, i, now_ms, jb);
+	json_array_end(jb);
+	json_object_end(jb);
+}
