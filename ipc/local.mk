@@ -12,3 +12,4 @@ libferry_a_SOURCES += \
 	ipc/codec.c ipc/codec.h \
 	ipc/spill.c ipc/spill.h \
 	ipc/queue.c ipc/queue.h
+libferry_a_SOURCES += ipc/relmsg.c ipc/relmsg.h

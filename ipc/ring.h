@@ -43,4 +43,17 @@ void ring_detach_consumer(ring *r);
 /* Makes a detached ring usable again by a restarted peer (supervisor, after reaping). */
 void ring_reattach(ring *r);
 
+/* Smallest capacity ring_shmem_size()/ring_init() accept; smaller or not a power of two:
+ * ring_shmem_size() returns 0 and ring_init() NULL. */
+#define RING_MIN_CAPACITY 64
+
+/* Times each side went to sleep for its peer (ring full / ring empty), for metrics.
+ * Short spins that found what they waited for are not counted. */
+typedef struct ring_stats {
+	uint64_t producer_waits; /* a put found the ring full and slept */
+	uint64_t consumer_waits; /* a get found the ring empty and slept */
+} ring_stats;
+
+void ring_get_stats(const ring *r, ring_stats *out);
+
 #endif

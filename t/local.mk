@@ -7,6 +7,9 @@ UNIT_TESTS = t/unit/check_config
 UNIT_TESTS += t/unit/check_ring
 UNIT_TESTS += t/unit/check_record t/unit/check_spill t/unit/check_queue
 UNIT_TESTS += t/unit/check_restart
+UNIT_TESTS += t/unit/check_rules
+UNIT_TESTS += t/unit/check_catalog t/unit/check_pg_catalog
+UNIT_TESTS += t/unit/check_pgoutput t/unit/check_pg_value t/unit/check_pg_repl t/unit/check_relmsg
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -29,6 +32,27 @@ t_unit_check_queue_LDADD = $(UNIT_LDADD)
 t_unit_check_restart_SOURCES = t/unit/check_restart.c
 t_unit_check_restart_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_restart_LDADD = $(UNIT_LDADD)
+t_unit_check_rules_SOURCES = t/unit/check_rules.c
+t_unit_check_rules_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_rules_LDADD = $(UNIT_LDADD)
+t_unit_check_catalog_SOURCES = t/unit/check_catalog.c
+t_unit_check_catalog_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_catalog_LDADD = $(UNIT_LDADD)
+t_unit_check_pg_catalog_SOURCES = t/unit/check_pg_catalog.c
+t_unit_check_pg_catalog_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_pg_catalog_LDADD = $(UNIT_LDADD)
+t_unit_check_pgoutput_SOURCES = t/unit/check_pgoutput.c
+t_unit_check_pgoutput_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_pgoutput_LDADD = $(UNIT_LDADD)
+t_unit_check_pg_value_SOURCES = t/unit/check_pg_value.c
+t_unit_check_pg_value_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_pg_value_LDADD = $(UNIT_LDADD) -lm
+t_unit_check_pg_repl_SOURCES = t/unit/check_pg_repl.c
+t_unit_check_pg_repl_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_pg_repl_LDADD = $(UNIT_LDADD)
+t_unit_check_relmsg_SOURCES = t/unit/check_relmsg.c
+t_unit_check_relmsg_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_relmsg_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
@@ -45,7 +69,8 @@ INTEGRATION_TESTS = \
 	t/integration/020_lifecycle.sh \
 	t/integration/030_restart.sh \
 	t/integration/040_reload.sh \
-	t/integration/050_bad_endpoints.sh
+	t/integration/050_bad_endpoints.sh \
+	t/integration/060_pg_engines.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)

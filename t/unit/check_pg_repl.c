@@ -8,7 +8,9 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "workers/pg_repl.h"
 #include "workers/pgoutput.h"
@@ -58,6 +60,15 @@ static void setup(void)
 static void teardown(void)
 {
 	PQfinish(repl);
+	/* The walsender goes away a moment after its client: the slot is busy until then. */
+	for (int i = 0; i < 200; i++) {
+		char *busy = scalar(sql, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'repl_slot' AND active");
+		bool idle = strcmp(busy, "0") == 0;
+		free(busy);
+		if (idle)
+			break;
+		usleep(50 * 1000);
+	}
 	exec_ok(sql, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'repl_slot';"
 		     "DROP PUBLICATION IF EXISTS repl_pub; DROP TABLE IF EXISTS repl_t");
 	PQfinish(sql);
