@@ -18,13 +18,6 @@
 
 #define ERR_MAX 1024
 
-/* A growable byte buffer for records rewritten with their transaction's header. */
-typedef struct bytes {
-	uint8_t *data;
-	size_t len;
-	size_t cap;
-} bytes;
-
 /* The transaction being written to the output: a plain one (Begin..Commit) or a
  * streamed one being read back at its Stream Commit. BEGIN goes out only before its
  * first record, so a transaction with nothing selected emits nothing. */
@@ -51,7 +44,7 @@ struct pg_capture {
 	pg_relcache rc; /* plain transactions' descriptions, and what the output carried */
 	record_buf buf; /* the change being encoded */
 	record_buf ctl; /* BEGIN and COMMIT (emitted while a change may sit in buf) */
-	bytes out;      /* a record rewritten with its transaction's header */
+	record_buf out; /* a record rewritten with its transaction's header */
 	out_txn txn;
 
 	stream **streams;
@@ -109,6 +102,7 @@ pg_capture *pg_capture_new(const pg_capture_options *opts, char *err, size_t err
 	pg_relcache_shared_init(&c->shared, opts->lookup, opts->lookup_arg, opts->type_names, opts->type_names_arg);
 	pg_relcache_init(&c->rc, &c->shared, NULL);
 	record_buf_init(&c->buf);
+	record_buf_init(&c->out);
 	record_buf_init(&c->ctl);
 	return c;
 }
@@ -125,7 +119,7 @@ void pg_capture_free(pg_capture *c)
 	pg_relcache_shared_free(&c->shared);
 	record_buf_free(&c->buf);
 	record_buf_free(&c->ctl);
-	free(c->out.data);
+	record_buf_free(&c->out);
 	free(c->spool_dir);
 	free(c);
 }
@@ -141,63 +135,13 @@ static int emit(pg_capture *c, uint32_t table_id, const void *rec, size_t len)
 	return 0;
 }
 
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t b = *(*p)++;
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-/* Copies rec into c->out with the current transaction's position, xid and commit time
- * (the header layout of ipc/record.h: op, flags, table id, position, xid, time). */
+/* Copies rec into c->out with the current transaction's position, xid and commit time. */
 static int rewrite_header(pg_capture *c, const void *rec, size_t len, uint32_t *table_id)
 {
-	if (len < 2)
-		return set_err(c, "internal: a buffered record has a malformed header");
-	const uint8_t *start = rec, *p = start + 2, *end = start + len;
-	uint64_t tid, ignored;
-	if (!get_varint(&p, end, &tid) || tid > UINT32_MAX)
-		return set_err(c, "internal: a buffered record has a malformed header");
-	const uint8_t *keep_end = p; /* op, flags and table id are kept */
-	if (!get_varint(&p, end, &ignored) || !get_varint(&p, end, &ignored) || !get_varint(&p, end, &ignored))
-		return set_err(c, "internal: a buffered record has a malformed header");
-	size_t need = (size_t)(keep_end - start) + 30 + (size_t)(end - p);
-	if (need > c->out.cap) {
-		size_t cap = c->out.cap ? c->out.cap : 4096;
-		while (cap < need)
-			cap *= 2;
-		uint8_t *d = realloc(c->out.data, cap);
-		if (!d)
-			return set_err(c, "out of memory for a record of %zu bytes", len);
-		c->out.data = d;
-		c->out.cap = cap;
-	}
-	uint8_t *o = c->out.data;
-	size_t n = (size_t)(keep_end - start);
-	memcpy(o, start, n);
-	n += put_varint(o + n, c->txn.lsn);
-	n += put_varint(o + n, c->txn.xid);
-	int64_t t = c->txn.time_us;
-	n += put_varint(o + n, ((uint64_t)t << 1) ^ (uint64_t)-(uint64_t)(t < 0));
-	memcpy(o + n, p, (size_t)(end - p));
-	c->out.len = n + (size_t)(end - p);
-	*table_id = (uint32_t)tid;
+	record_error rerr;
+	if (record_rewrite_txn(&c->out, rec, len, c->txn.lsn, c->txn.xid, c->txn.time_us, table_id, &rerr) < 0)
+		return set_err(c, "internal: a buffered record cannot be rewritten: %s at byte %zu", rerr.what,
+			       rerr.offset);
 	return 0;
 }
 
