@@ -134,21 +134,21 @@ static void plan_insert(pg_apply *a, const apply_table *t, bool idem, apply_plan
  * later change of the stream deletes or moves anyway. */
 static int plan_update_keyed(pg_apply *a, const apply_table *t, const record_view *v, bool idem, apply_plan *pl)
 {
-	int n = t->rel.ncols;
+	size_t n = t->rel.ncols > 0 ? (size_t)t->rel.ncols : 0;
 	bool moved = false, complete = true;
-	for (int i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		complete &= a->newv[i].kind != RECORD_KIND_UNCHANGED;
 		if (v->hdr.old_image != RECORD_IMAGE_NONE && t->rel.cols[i].key)
 			moved |= !value_equal(&a->oldv[i], &a->newv[i]);
 	}
 	pl->match = moved ? a->oldv : a->newv;
 	if (idem && complete) {
-		memset(a->shape, APPLY_COL_SET, (size_t)n);
+		memset(a->shape, APPLY_COL_SET, n);
 		pl->kind = moved ? APPLY_UPSERT_MOVE : APPLY_UPSERT;
 		pl->exact = !idem;
 		return moved ? mark_key_match(a, t, v, a->oldv) : 0;
 	}
-	for (int i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		a->shape[i] = a->newv[i].kind != RECORD_KIND_UNCHANGED && (moved || !t->rel.cols[i].key)
 				      ? APPLY_COL_SET : 0;
 	pl->kind = APPLY_UPDATE;

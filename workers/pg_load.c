@@ -335,9 +335,11 @@ int pg_load_source_begin(pg_load_source *s, PGconn *conn, const char *snapshot, 
 							  "source: importing the exported snapshot", err);
 		strbuf_free(&sb);
 	} else {
-		/* the first query takes the snapshot; the position is read after it */
+		/* The first query takes the snapshot and reads the position with it. The insert
+		 * position, not the write position (which may lag behind): every transaction
+		 * the snapshot sees has its commit record before it. */
 		PGresult *res = pg_load_exec(
-			conn, "SELECT (pg_catalog.pg_current_wal_lsn() - '0/0'::pg_catalog.pg_lsn)::int8",
+			conn, "SELECT (pg_catalog.pg_current_wal_insert_lsn() - '0/0'::pg_catalog.pg_lsn)::int8",
 			0, NULL, PGRES_TUPLES_OK, "source: reading the WAL position of the snapshot", err);
 		if (res == NULL)
 			rc = -1;
