@@ -9,3 +9,4 @@ libferry_a_SOURCES += \
 	workers/worker_mains.h
 libferry_a_SOURCES += workers/pg_catalog.c workers/pg_catalog.h workers/pg_ddl.c workers/pg_ddl.h
 libferry_a_SOURCES += workers/pgoutput.c workers/pgoutput.h workers/pg_repl.c workers/pg_repl.h workers/pg_value.c workers/pg_value.h
+libferry_a_SOURCES += workers/pg_task.c workers/pg_task.h workers/capture_int.h workers/capture_plan.c
