@@ -2,6 +2,7 @@
 libferry_a_SOURCES += \
 	common/exitcode.h \
 	common/log.c common/log.h \
+	common/bytes.c common/bytes.h \
 	common/config.c common/config.h \
 	common/config_keys.c common/config_keys.h
 libferry_a_SOURCES += common/rules.c common/rules.h

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bytes.h"
+
 #define ENTRY_HEADER 8
 #define DOORBELL_BIT (1ull << 63)
 #define ERR_MAX 4096
@@ -44,35 +46,6 @@ void queue_get_stats(queue_shared *qs, queue_stats *out)
 	out->spill_blocks = atomic_load(&qs->spill.blocks);
 	out->spill_raw_bytes = atomic_load(&qs->spill.raw_bytes);
 	out->spill_disk_bytes = atomic_load(&qs->spill.disk_bytes);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static bool grow(uint8_t **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return true;
-	size_t n = *cap ? *cap : 4096;
-	while (n < need)
-		n *= 2;
-	uint8_t *p = realloc(*buf, n);
-	if (!p)
-		return false;
-	*buf = p;
-	*cap = n;
-	return true;
 }
 
 /* ---- producer ---------------------------------------------------------------------- */
@@ -148,7 +121,7 @@ static void ring_doorbell(queue_producer *p)
 		return;
 	p->blocks_seen = blocks;
 	uint8_t bell[ENTRY_HEADER];
-	put_le64(bell, DOORBELL_BIT);
+	bytes_put_le64(bell, DOORBELL_BIT);
 	atomic_thread_fence(memory_order_seq_cst);
 	(void)ring_put(p->ring, bell, sizeof bell, 0);
 }
@@ -173,11 +146,11 @@ static queue_result put_ring(queue_producer *p, uint64_t seq, const void *rec, s
 {
 	if (len > ring_max_record(p->ring) - ENTRY_HEADER)
 		return QUEUE_FULL;
-	if (!grow(&p->entry, &p->entry_cap, ENTRY_HEADER + len)) {
+	if (!bytes_grow(&p->entry, &p->entry_cap, ENTRY_HEADER + len)) {
 		snprintf(p->err, sizeof p->err, "queue: out of memory for a %zu-byte record", len);
 		return QUEUE_ERROR;
 	}
-	put_le64(p->entry, seq);
+	bytes_put_le64(p->entry, seq);
 	if (len)
 		memcpy(p->entry + ENTRY_HEADER, rec, len);
 	switch (ring_put(p->ring, p->entry, ENTRY_HEADER + len, 0)) {
@@ -272,7 +245,7 @@ queue_consumer *queue_consumer_open(queue_shared *qs, ring *r, spill_budget *bud
                                     const spill_options *opt, char *err, size_t errlen)
 {
 	queue_consumer *c = calloc(1, sizeof *c);
-	if (!c || !grow(&c->buf, &c->buf_cap, 64 * 1024)) {
+	if (!c || !bytes_grow(&c->buf, &c->buf_cap, 64 * 1024)) {
 		free(c);
 		snprintf(err, errlen, "queue: out of memory");
 		return NULL;
@@ -316,7 +289,7 @@ static queue_result pull_ring(queue_consumer *c, int timeout_ms)
 	size_t len;
 	ring_result rr;
 	while ((rr = ring_get(c->ring, c->buf, c->buf_cap, &len, timeout_ms)) == RING_TOO_LARGE)
-		if (!grow(&c->buf, &c->buf_cap, len))
+		if (!bytes_grow(&c->buf, &c->buf_cap, len))
 			return cfail(c, "queue: out of memory for a %zu-byte ring entry", len);
 	switch (rr) {
 	case RING_OK: break;
@@ -326,7 +299,7 @@ static queue_result pull_ring(queue_consumer *c, int timeout_ms)
 	}
 	if (len < ENTRY_HEADER)
 		return cfail(c, "queue: ring entry of %zu bytes, shorter than its header", len);
-	uint64_t h = get_le64(c->buf);
+	uint64_t h = bytes_get_le64(c->buf);
 	if (!(h & DOORBELL_BIT)) {
 		c->stashed = true;
 		c->stash_seq = h;

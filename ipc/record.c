@@ -474,3 +474,34 @@ const char *record_kind_name(record_kind kind)
 	                              "timestamptz", "json", "uuid", "textrep"};
 	return (unsigned)kind <= RECORD_KIND_MAX ? names[kind] : "?";
 }
+
+int record_rewrite_txn(record_buf *out, const void *rec, size_t len, uint64_t position, uint64_t xid,
+		       int64_t commit_time_us, uint32_t *table_id_out, record_error *err)
+{
+	reader r = {.base = rec, .p = rec, .end = (const uint8_t *)rec + len, .err = err};
+	uint8_t op = 0, flags = 0;
+	uint64_t table_id = 0, ignored;
+	if (!get_u8(&r, &op, "operation") || !get_u8(&r, &flags, "flags") || !get_varint(&r, &table_id, "table id") ||
+	    !get_varint(&r, &ignored, "position") || !get_varint(&r, &ignored, "xid") ||
+	    !get_varint(&r, &ignored, "commit time"))
+		return -1;
+	if (table_id > UINT32_MAX)
+		return fail(&r, "table id %llu out of range", (unsigned long long)table_id) ? 0 : -1;
+	if (table_id_out)
+		*table_id_out = (uint32_t)table_id;
+	out->len = 0;
+	out->failed = false;
+	put_u8(out, op);
+	put_u8(out, flags);
+	put_varint(out, table_id);
+	put_varint(out, position);
+	put_varint(out, xid);
+	put_varint(out, zigzag(commit_time_us));
+	put_raw(out, r.p, (size_t)(r.end - r.p));
+	if (out->failed) {
+		err->offset = 0;
+		snprintf(err->what, sizeof err->what, "out of memory");
+		return -1;
+	}
+	return 0;
+}

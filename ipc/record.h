@@ -211,6 +211,13 @@ void record_iter_init(record_iter *it, const record_tuple *t);
 /* false when there are no more columns. */
 bool record_iter_next(record_iter *it, record_value *out);
 
+/* Copies the record rec (len bytes) into out with another position, xid and commit time,
+ * the rest unchanged: for records encoded before their transaction was known (changes
+ * of a streamed transaction, cached relation records). Only the header is checked;
+ * *table_id (when not NULL) receives the record's table id. 0, or -1 with *err filled. */
+int record_rewrite_txn(record_buf *out, const void *rec, size_t len, uint64_t position, uint64_t xid,
+		       int64_t commit_time_us, uint32_t *table_id, record_error *err);
+
 const char *record_op_name(record_op op);
 const char *record_kind_name(record_kind kind);
 

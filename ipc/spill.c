@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "ipc/crc32c.h"
 
@@ -26,28 +27,6 @@
 #define ERR_MAX (PATH_MAX + 1024)    /* room for a path and the reason */
 
 /* ---- little helpers ---------------------------------------------------------------- */
-
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 static size_t varint_put(uint8_t *p, uint64_t v)
 {
@@ -273,21 +252,6 @@ bool spill_writer_paused(const spill_writer *w) { return w->paused; }
 uint32_t spill_writer_full_gen(const spill_writer *w) { return w->full_gen; }
 const char *spill_writer_error(const spill_writer *w) { return w->err; }
 
-static bool grow(uint8_t **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return true;
-	size_t n = *cap ? *cap : 4096;
-	while (n < need)
-		n *= 2;
-	uint8_t *p = realloc(*buf, n);
-	if (!p)
-		return false;
-	*buf = p;
-	*cap = n;
-	return true;
-}
-
 static void next_segment(spill_writer *w);
 
 #define PAUSE_LOG_INTERVAL_S 60.0
@@ -398,7 +362,7 @@ static spill_result compress_block(spill_writer *w, const uint8_t **payload, siz
 	if (w->codec == CODEC_NONE)
 		return SPILL_OK;
 	size_t bound = codec_bound(w->codec, w->raw_len);
-	if (bound == 0 || !grow(&w->out, &w->out_cap, bound))
+	if (bound == 0 || !bytes_grow(&w->out, &w->out_cap, bound))
 		return werr(w, SPILL_ERROR, "spill %s: cannot allocate %zu bytes to compress a block", w->dir, bound);
 	size_t n;
 	codec_status st = codec_compress(w->cctx, w->codec, w->level, w->raw, w->raw_len, w->out, w->out_cap, &n);
@@ -415,16 +379,16 @@ static spill_result compress_block(spill_writer *w, const uint8_t **payload, siz
 
 static void fill_header(spill_writer *w, uint8_t *h, codec_id codec, const uint8_t *payload, size_t plen)
 {
-	le32(h, BLOCK_MAGIC);
+	bytes_put_le32(h, BLOCK_MAGIC);
 	h[4] = BLOCK_VERSION;
 	h[5] = (uint8_t)codec;
 	h[6] = h[7] = 0;
-	le32(h + 8, (uint32_t)w->raw_len);
-	le32(h + 12, (uint32_t)plen);
-	le64(h + 16, w->block_no);
-	le64(h + 24, w->first_seq);
-	le32(h + 32, w->count);
-	le32(h + CRC_OFFSET, crc32c(crc32c(0, h, CRC_OFFSET), payload, plen));
+	bytes_put_le32(h + 8, (uint32_t)w->raw_len);
+	bytes_put_le32(h + 12, (uint32_t)plen);
+	bytes_put_le64(h + 16, w->block_no);
+	bytes_put_le64(h + 24, w->first_seq);
+	bytes_put_le32(h + 32, w->count);
+	bytes_put_le32(h + CRC_OFFSET, crc32c(crc32c(0, h, CRC_OFFSET), payload, plen));
 }
 
 /* Writes header+payload at the end of the current segment; on failure nothing of it
@@ -505,7 +469,7 @@ spill_result spill_writer_append(spill_writer *w, uint64_t seq, const void *rec,
 		if (r != SPILL_OK)
 			return r;
 	}
-	if (!grow(&w->raw, &w->raw_cap, w->raw_len + need))
+	if (!bytes_grow(&w->raw, &w->raw_cap, w->raw_len + need))
 		return werr(w, SPILL_ERROR, "spill %s: out of memory for a %zu-byte block", w->dir, w->raw_len + need);
 	if (w->count == 0)
 		w->first_seq = seq;
@@ -715,18 +679,18 @@ typedef struct block_header {
 /* Checks what can be checked before the payload is read (the CRC comes after). */
 static spill_result parse_header(spill_reader *r, const uint8_t *h, block_header *bh)
 {
-	if (rd32(h) != BLOCK_MAGIC)
-		return rfail(r, "bad block magic 0x%08x (want 0x%08x)", rd32(h), BLOCK_MAGIC);
+	if (bytes_get_le32(h) != BLOCK_MAGIC)
+		return rfail(r, "bad block magic 0x%08x (want 0x%08x)", bytes_get_le32(h), BLOCK_MAGIC);
 	if (h[4] != BLOCK_VERSION)
 		return rfail(r, "unsupported block version %u", h[4]);
 	if (h[5] > CODEC_ZSTD || h[6] || h[7])
 		return rfail(r, "bad codec %u or reserved bytes in the block header", h[5]);
 	bh->codec = (codec_id)h[5];
-	bh->raw_len = rd32(h + 8);
-	bh->comp_len = rd32(h + 12);
-	bh->block_no = rd64(h + 16);
-	bh->first_seq = rd64(h + 24);
-	bh->count = rd32(h + 32);
+	bh->raw_len = bytes_get_le32(h + 8);
+	bh->comp_len = bytes_get_le32(h + 12);
+	bh->block_no = bytes_get_le64(h + 16);
+	bh->first_seq = bytes_get_le64(h + 24);
+	bh->count = bytes_get_le32(h + 32);
 	if (bh->raw_len > SPILL_MAX_RECORD + VARINT_MAX || bh->count == 0 || bh->count > bh->raw_len)
 		return rfail(r, "impossible block lengths (raw %u bytes, %u records)", bh->raw_len, bh->count);
 	size_t bound = codec_bound(bh->codec, bh->raw_len);
@@ -748,7 +712,7 @@ static spill_result read_payload(spill_reader *r, const uint8_t *h, const block_
 		             (unsigned long long)((uint64_t)st.st_size - at));
 	uint8_t **dst = bh->codec == CODEC_NONE ? &r->raw : &r->comp;
 	size_t *cap = bh->codec == CODEC_NONE ? &r->raw_cap : &r->comp_cap;
-	if (!grow(dst, cap, bh->comp_len ? bh->comp_len : 1))
+	if (!bytes_grow(dst, cap, bh->comp_len ? bh->comp_len : 1))
 		return rfail(r, "out of memory for a %u-byte block", bh->comp_len);
 	ssize_t n = read_at(r->fd, *dst, bh->comp_len, at);
 	if (n < 0)
@@ -756,11 +720,11 @@ static spill_result read_payload(spill_reader *r, const uint8_t *h, const block_
 	if ((size_t)n != bh->comp_len)
 		return rfail(r, "truncated block: %u payload bytes announced, %zd read", bh->comp_len, n);
 	uint32_t crc = crc32c(crc32c(0, h, CRC_OFFSET), *dst, bh->comp_len);
-	if (crc != rd32(h + CRC_OFFSET))
-		return rfail(r, "checksum mismatch (stored 0x%08x, computed 0x%08x)", rd32(h + CRC_OFFSET), crc);
+	if (crc != bytes_get_le32(h + CRC_OFFSET))
+		return rfail(r, "checksum mismatch (stored 0x%08x, computed 0x%08x)", bytes_get_le32(h + CRC_OFFSET), crc);
 	if (bh->codec == CODEC_NONE)
 		return SPILL_OK;
-	if (!grow(&r->raw, &r->raw_cap, bh->raw_len))
+	if (!bytes_grow(&r->raw, &r->raw_cap, bh->raw_len))
 		return rfail(r, "out of memory for a %u-byte block", bh->raw_len);
 	codec_status cs = codec_decompress(r->dctx, bh->codec, r->comp, bh->comp_len, r->raw, bh->raw_len);
 	if (cs != CODEC_OK)

@@ -10,6 +10,8 @@ UNIT_TESTS += t/unit/check_restart
 UNIT_TESTS += t/unit/check_rules
 UNIT_TESTS += t/unit/check_catalog t/unit/check_pg_catalog
 UNIT_TESTS += t/unit/check_pgoutput t/unit/check_pg_value t/unit/check_pg_repl t/unit/check_relmsg
+UNIT_TESTS += t/unit/check_pg_load
+UNIT_TESTS += t/unit/check_pg_capture
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -53,6 +55,12 @@ t_unit_check_pg_repl_LDADD = $(UNIT_LDADD)
 t_unit_check_relmsg_SOURCES = t/unit/check_relmsg.c
 t_unit_check_relmsg_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_relmsg_LDADD = $(UNIT_LDADD)
+t_unit_check_pg_load_SOURCES = t/unit/check_pg_load.c
+t_unit_check_pg_load_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_pg_load_LDADD = $(UNIT_LDADD)
+t_unit_check_pg_capture_SOURCES = t/unit/check_pg_capture.c
+t_unit_check_pg_capture_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_pg_capture_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
@@ -62,6 +70,11 @@ t_bench_bench_spill_SOURCES = t/bench/bench_spill.c
 t_bench_bench_spill_LDADD = $(FERRY_LIBS)
 bench: t/bench/bench_ring$(EXEEXT) t/bench/bench_spill$(EXEEXT)
 .PHONY: bench
+EXTRA_PROGRAMS += t/bench/bench_pg_load
+t_bench_bench_pg_load_SOURCES = t/bench/bench_pg_load.c
+t_bench_bench_pg_load_LDADD = $(FERRY_LIBS)
+bench: t/bench/bench_pg_load$(EXEEXT)
+dist_noinst_SCRIPTS += t/bench/bench_pg_load.sh
 
 # -- integration tests: TAP scripts against throwaway real servers
 INTEGRATION_TESTS = \

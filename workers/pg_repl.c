@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bytes.h"
 #include "workers/pgoutput.h"
 
 static int set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -218,22 +219,6 @@ void pg_repl_stream_free(pg_repl_stream *s)
 	s->buf = NULL;
 }
 
-static uint64_t be64(const char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | (unsigned char)p[i];
-	return v;
-}
-
-static void put_be64(char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (char)(v & 0xff);
-		v >>= 8;
-	}
-}
-
 int64_t pg_repl_now(void)
 {
 	struct timespec ts;
@@ -245,17 +230,17 @@ static int parse_copy_message(const char *buf, int len, pg_repl_event *ev, char 
 {
 	if (len >= 25 && buf[0] == 'w') {
 		ev->kind = PG_REPL_DATA;
-		ev->wal_start = be64(buf + 1);
-		ev->wal_end = be64(buf + 9);
-		ev->send_time_us = (int64_t)be64(buf + 17) + PGO_EPOCH_OFFSET_US;
+		ev->wal_start = bytes_get_be64((const uint8_t *)buf + 1);
+		ev->wal_end = bytes_get_be64((const uint8_t *)buf + 9);
+		ev->send_time_us = (int64_t)bytes_get_be64((const uint8_t *)buf + 17) + PGO_EPOCH_OFFSET_US;
 		ev->data = buf + 25;
 		ev->len = len - 25;
 		return 0;
 	}
 	if (len >= 18 && buf[0] == 'k') {
 		ev->kind = PG_REPL_KEEPALIVE;
-		ev->wal_end = be64(buf + 1);
-		ev->send_time_us = (int64_t)be64(buf + 9) + PGO_EPOCH_OFFSET_US;
+		ev->wal_end = bytes_get_be64((const uint8_t *)buf + 1);
+		ev->send_time_us = (int64_t)bytes_get_be64((const uint8_t *)buf + 9) + PGO_EPOCH_OFFSET_US;
 		ev->reply_requested = buf[17] != 0;
 		return 0;
 	}
@@ -316,10 +301,10 @@ int pg_repl_send_status(pg_repl_stream *s, uint64_t written, uint64_t flushed, b
 {
 	char msg[34];
 	msg[0] = 'r';
-	put_be64(msg + 1, written);
-	put_be64(msg + 9, flushed);
-	put_be64(msg + 17, flushed); /* applied: ferry applies and flushes in one step */
-	put_be64(msg + 25, (uint64_t)pg_repl_now());
+	bytes_put_be64((uint8_t *)msg + 1, written);
+	bytes_put_be64((uint8_t *)msg + 9, flushed);
+	bytes_put_be64((uint8_t *)msg + 17, flushed); /* applied: ferry applies and flushes in one step */
+	bytes_put_be64((uint8_t *)msg + 25, (uint64_t)pg_repl_now());
 	msg[33] = reply ? 1 : 0;
 	if (PQputCopyData(s->conn, msg, sizeof msg) <= 0 || PQflush(s->conn) != 0)
 		return set_err(err, "sending the standby status update failed: %s", conn_message(s->conn));

@@ -45,6 +45,37 @@ START_TEST(round_trip)
 }
 END_TEST
 
+START_TEST(rewritten_into_a_transaction)
+{
+	/* Capture caches a description encoded at position 0 and sends it inside whichever
+	 * transaction first needs it. */
+	relmsg_column cols[2];
+	relmsg in = sample(cols);
+	record_buf buf, out;
+	record_buf_init(&buf);
+	record_buf_init(&out);
+	ck_assert_int_eq(relmsg_encode(&buf, 0, &in), 0);
+	record_error err;
+	uint32_t table_id = 0;
+	ck_assert_int_eq(record_rewrite_txn(&out, buf.data, buf.len, UINT64_C(0x16B3748), 747, -5, &table_id, &err), 0);
+	ck_assert_uint_eq(table_id, 42);
+	record_view view;
+	ck_assert_int_eq(record_decode(out.data, out.len, &view, &err), 0);
+	ck_assert_uint_eq(view.hdr.position, 0x16B3748);
+	ck_assert_uint_eq(view.hdr.xid, 747);
+	ck_assert_int_eq(view.hdr.commit_time_us, -5);
+	relmsg back;
+	const char *what;
+	ck_assert_int_eq(relmsg_decode(&view, &back, &what), 0);
+	ck_assert_str_eq(back.cols[1].name, in.cols[1].name);
+	relmsg_free(&back);
+	/* A cut header is refused. */
+	ck_assert_int_eq(record_rewrite_txn(&out, buf.data, 3, 1, 1, 1, NULL, &err), -1);
+	record_buf_free(&buf);
+	record_buf_free(&out);
+}
+END_TEST
+
 START_TEST(no_columns)
 {
 	relmsg in = {.table_id = 1, .source_schema = "s", .source_name = "t", .target_schema = "s",
@@ -116,6 +147,7 @@ int main(void)
 	Suite *s = suite_create("relmsg");
 	TCase *tc = tcase_create("relmsg");
 	tcase_add_test(tc, round_trip);
+	tcase_add_test(tc, rewritten_into_a_transaction);
 	tcase_add_test(tc, no_columns);
 	tcase_add_test(tc, malformed_refused);
 	suite_add_tcase(s, tc);
