@@ -124,28 +124,39 @@ static int flush(apply_proc *ap)
 	return 0;
 }
 
-/* table_id is the second field of every record (after op and flags). */
-static uint32_t record_table(const uint8_t *p, size_t len)
+static const uint8_t *read_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
-	uint32_t v = 0;
-	for (size_t i = 2, shift = 0; i < len && shift < 35; i++, shift += 7) {
-		v |= (uint32_t)(p[i] & 0x7f) << shift;
-		if (!(p[i] & 0x80))
-			break;
+	*v = 0;
+	for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
+		uint8_t b = *p++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return p;
 	}
-	return v;
+	return end;
+}
+
+/* table_id and position follow op and flags in every record (ipc/record.h). */
+static void record_peek(const uint8_t *p, size_t len, uint64_t *table_id, uint64_t *position)
+{
+	const uint8_t *end = p + len;
+	const uint8_t *q = read_varint(p + 2, end, table_id);
+	read_varint(q, end, position);
 }
 
 static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 {
 	char *err = NULL;
+	uint64_t skip_upto = pg_apply_position(ap->a);
 	if (pg_apply_record(ap->a, data, len, &err) < 0)
 		return fail_apply(ap, err);
 	ap->last_seq = seq;
 	const uint8_t *p = data;
 	if (len > 2 && p[0] >= RECORD_OP_INSERT && p[0] <= RECORD_OP_TRUNCATE) {
-		uint32_t id = record_table(p, len);
-		if (id >= 1 && (int)id <= ap->ts->n_tables)
+		/* Counted for status once committed; records pg_apply skipped are not. */
+		uint64_t id, position;
+		record_peek(p, len, &id, &position);
+		if (position > skip_upto && id >= 1 && id <= (uint64_t)ap->ts->n_tables)
 			ap->pending[id - 1]++;
 	}
 	if (ap->batch_started_ms == 0 && pg_apply_pending_changes(ap->a) > 0)
@@ -201,8 +212,11 @@ static int drain(apply_proc *ap)
 					mark_in_sync(ap);
 				break;
 			}
-			if (r == QUEUE_DETACHED)
-				return pg_task_fail(ap->ctx, FERRY_EXIT_TRANSIENT, "capture has left the queue");
+			if (r == QUEUE_DETACHED) {
+				/* Capture stopped: on a stop of the task our TERM is on its way. */
+				int stop = check_signals(ap, 2000);
+				return stop ? stop : pg_task_fail(ap->ctx, FERRY_EXIT_TRANSIENT, "capture has left the queue");
+			}
 			if (r == QUEUE_ERROR)
 				return pg_task_fail(ap->ctx, FERRY_EXIT_FATAL, "%s", queue_consumer_error(ap->q));
 			rc = feed(ap, seq, data, len);

@@ -118,8 +118,24 @@ ok "apply mig.1 restarts" wait_until 20 restarted "apply mig.1" "$ap"
 wait "$bench_pid"
 ok "after the kills: lag 0 and every table equal" wait_until 60 synced || report_differences
 isnt "$(task_field "$ini" mig phase)" error "the task is not in error"
+
+# --- ferryd restart: the task resumes from the slot and the progress rows ---------------
 stop_ferryd "$ini"
 is "$?" 0 "ferryd stops"
+pgbench_src -n -c 2 -t 300 >/dev/null 2>&1  # written while ferry is down
+ok "ferryd starts again" start_ferryd "$ini" || BAIL_OUT "ferryd did not start"
+ok "after the restart: lag 0 and every table equal" wait_until 60 synced || report_differences
+like_file "$logdir/capture-mig.log" "slot ferry_mig exists" "the restart reused the slot"
+is "$(jq_status "$ini" '.tasks[] | select(.name == "mig") | .tables[] | select(.name == "\"public\".\"pgbench_accounts\"") | .rows_loaded')" \
+	100000 "nothing was reloaded (rows_loaded from the target's progress rows)"
+
+# --- a change the target refuses stops the task, naming table, key and position -------
+pg_sql dst 'ALTER TABLE "Odd Name" ADD CONSTRAINT no_boom CHECK ("vAl ü" <> '"'boom'"')' >/dev/null
+src_sql "INSERT INTO \"Odd Name\" VALUES (424242, 'boom')" >/dev/null
+ok "a refused change puts the task in error" wait_until 30 in_phase "$ini" mig error
+like "$(task_field "$ini" mig error)" 'Odd Name.*424242' "the task's error names the table and the key"
+is "$(pg_sql dst 'SELECT count(*) FROM "Odd Name" WHERE "Key" = 424242')" 0 "the refused row is not on the target"
+stop_ferryd "$ini"
 
 # --- full-load only ------------------------------------------------------------------------
 pg_sql dst "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION ferry; DROP SCHEMA ferry CASCADE" >/dev/null
