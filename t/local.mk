@@ -12,6 +12,7 @@ UNIT_TESTS += t/unit/check_catalog t/unit/check_pg_catalog
 UNIT_TESTS += t/unit/check_pgoutput t/unit/check_pg_value t/unit/check_pg_repl t/unit/check_relmsg
 UNIT_TESTS += t/unit/check_pg_load
 UNIT_TESTS += t/unit/check_pg_capture
+UNIT_TESTS += t/unit/check_taskstate
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -61,6 +62,9 @@ t_unit_check_pg_load_LDADD = $(UNIT_LDADD)
 t_unit_check_pg_capture_SOURCES = t/unit/check_pg_capture.c
 t_unit_check_pg_capture_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_pg_capture_LDADD = $(UNIT_LDADD)
+t_unit_check_taskstate_SOURCES = t/unit/check_taskstate.c
+t_unit_check_taskstate_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_taskstate_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
