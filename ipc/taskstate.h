@@ -37,6 +37,7 @@
 #define TASKSTATE_NAME_MAX 200   /* "schema"."name", quoted */
 #define TASKSTATE_ERROR_MAX 256
 #define TASKSTATE_SNAPSHOT_MAX 64
+#define TASKSTATE_MAX_XIP 64
 
 /* Table states, as `ferryctl status --json` names them (DESIGN.md). */
 typedef enum table_state {
@@ -67,6 +68,7 @@ typedef struct taskstate_table {
 	char target_name[TASKSTATE_NAME_MAX];
 	uint64_t source_oid;
 	int32_t owner;                        /* apply worker 1..N */
+	int32_t keyless;                      /* no primary or unique key: rows matched on all columns */
 	_Atomic int32_t state;                /* table_state */
 	_Atomic int64_t rows_estimated;
 	_Atomic int64_t rows_loaded;
@@ -75,8 +77,18 @@ typedef struct taskstate_table {
 	_Atomic int32_t parts_done;
 	_Atomic int32_t finisher;             /* load worker running the after-load step; 0 none */
 	/* Changes at positions <= this are applied in idempotent mode (a load under a fresh
-	 * snapshot); 0 = exact mode from the start (the exported snapshot). */
+	 * snapshot); 0 = exact mode from the start (the exported snapshot). A keyless table
+	 * cannot be made idempotent (an INSERT has nothing to conflict on), but its load
+	 * always reads one snapshot (whole table, or every ctid partition reloaded
+	 * together): apply skips the changes that snapshot holds (snap_* below). */
 	_Atomic uint64_t finish_position;
+	/* A keyless table loaded under a fresh snapshot: that snapshot (xmax and the
+	 * transactions in progress, 32-bit xids as the stream carries them), written by load
+	 * before the table leaves loading. Apply skips exactly the changes of transactions it
+	 * saw; n_xip -1 = too many to keep (then: positions <= finish_position). */
+	uint32_t snap_xmax;
+	int32_t n_xip;
+	uint32_t xip[TASKSTATE_MAX_XIP];
 	_Atomic uint64_t error_seq;
 	char error[TASKSTATE_ERROR_MAX];
 } taskstate_table;

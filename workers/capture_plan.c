@@ -112,6 +112,7 @@ static void fill_table(const capture_plan_input *in, int k, const catalog_table 
 	catalog_map_table(&in->tables->map, t, &schema, &name);
 	pg_task_quoted_name(schema, name, st->target_name, sizeof st->target_name);
 	st->source_oid = t->id;
+	st->keyless = t->key_kind == CATALOG_KEY_NONE;
 	atomic_store(&st->rows_estimated, t->est_rows > 0 ? t->est_rows : 0);
 }
 

@@ -37,6 +37,9 @@ typedef struct load_proc {
 	pg_load_source src;
 	bool in_txn;
 	pg_load_table *lts;     /* per task-state table, built when first needed */
+	uint32_t snap_xmax;     /* the fresh snapshot in use (see taskstate_table) */
+	int32_t n_xip;
+	uint32_t xip[TASKSTATE_MAX_XIP];
 	bool *lt_ready;
 } load_proc;
 
@@ -72,6 +75,34 @@ static int wait_plan(load_proc *lp)
 	return 0;
 }
 
+/* The fresh snapshot's xmax and in-progress transactions ("xmin:xmax:xip,..."), for
+ * keyless tables (taskstate.h). On any trouble n_xip = -1: apply falls back. */
+static void read_snapshot(load_proc *lp)
+{
+	lp->n_xip = -1;
+	PGresult *res = PQexec(lp->source->pg, "SELECT txid_current_snapshot()::text");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		const char *p = strchr(PQgetvalue(res, 0, 0), ':');
+		char *end;
+		if (p) {
+			lp->snap_xmax = (uint32_t)strtoull(p + 1, &end, 10);
+			lp->n_xip = 0;
+			p = *end == ':' ? end + 1 : end;
+			while (*p && lp->n_xip >= 0) {
+				if (lp->n_xip == TASKSTATE_MAX_XIP) {
+					lp->n_xip = -1;
+					break;
+				}
+				lp->xip[lp->n_xip++] = (uint32_t)strtoull(p, &end, 10);
+				p = *end == ',' ? end + 1 : end;
+				if (end == p && *p)
+					lp->n_xip = -1;
+			}
+		}
+	}
+	PQclear(res);
+}
+
 /* The source transaction: the exported snapshot while capture holds it, else fresh. */
 static int begin_source(load_proc *lp)
 {
@@ -89,6 +120,9 @@ static int begin_source(load_proc *lp)
 		}
 		if (pg_load_source_begin(&lp->src, lp->source->pg, NULL, &err) < 0)
 			return fail_conn(lp, "source transaction", err);
+		log_info("reading under a fresh snapshot taken at %X/%X", (unsigned)(lp->src.snapshot_lsn >> 32),
+			 (unsigned)lp->src.snapshot_lsn);
+		read_snapshot(lp);
 	}
 	lp->in_txn = true;
 	if (lp->ctx->index <= TASKSTATE_MAX_LOAD)
@@ -176,8 +210,13 @@ static int copy_partition(load_proc *lp, int pi, const pg_load_table *lt, int64_
 	}
 	*rows = c ? pg_load_copy_rows(c) : 0;
 	uint64_t pos = 0;
-	if (st == PG_LOAD_DONE && c && pg_load_copy_position(c, &pos))
-		raise_position(&lp->ts->tables[p.table], pos);
+	if (st == PG_LOAD_DONE && c && pg_load_copy_position(c, &pos)) {
+		taskstate_table *t = &lp->ts->tables[p.table];
+		raise_position(t, pos);
+		t->snap_xmax = lp->snap_xmax;
+		memcpy(t->xip, lp->xip, sizeof t->xip);
+		t->n_xip = lp->n_xip;
+	}
 	if (c)
 		pg_load_copy_free(c);
 	if (st == PG_LOAD_ERROR)

@@ -34,6 +34,8 @@ INSERT INTO \"Odd Name\" SELECT g, 'v' || g FROM generate_series(1, 500) g;
 CREATE TABLE nokey (a int, b text);
 ALTER TABLE nokey REPLICA IDENTITY FULL;
 INSERT INTO nokey SELECT g % 100, 'r' || g FROM generate_series(1, 1000) g;
+CREATE TABLE big (id bigint PRIMARY KEY, pad text);
+INSERT INTO big SELECT g, md5(g::text) || md5((g + 1)::text) FROM generate_series(1, 400000) g;
 " >/dev/null || BAIL_OUT "cannot create the source tables"
 pgbench_src -i -s 1 -q >/dev/null 2>&1 || BAIL_OUT "pgbench -i failed"
 src_sql "ALTER TABLE pgbench_history REPLICA IDENTITY FULL" >/dev/null
@@ -50,20 +52,19 @@ logdir=$(ferry_log_dir "$ini")
 watch_log "$logdir"/*.log
 
 # Independent comparison: per table, md5 of its rows as text in key order, on each side.
-TABLES='pgbench_accounts pgbench_branches pgbench_tellers pgbench_history varied "Odd Name" nokey'
 table_md5() {  # table_md5 SERVER TABLE
 	pg_sql "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '-')
 	             FROM (SELECT * FROM $2) r"
 }
 tables_equal() {
 	local t
-	for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history varied '"Odd Name"' nokey; do
+	for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history varied '"Odd Name"' nokey big; do
 		[[ $(table_md5 src "$t") == "$(table_md5 dst "$t")" ]] || return 1
 	done
 }
 report_differences() {
 	local t
-	for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history varied '"Odd Name"' nokey; do
+	for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history varied '"Odd Name"' nokey big; do
 		local a b
 		a=$(table_md5 src "$t")
 		b=$(table_md5 dst "$t")
@@ -82,6 +83,21 @@ ok "ferryd starts" start_ferryd "$ini" || BAIL_OUT "ferryd did not start"
 # Writes during the whole full load and the start of CDC.
 pgbench_src -n -c 2 -T 10 >/dev/null 2>&1 &
 bench_pid=$!
+# SIGKILL of a load worker while big loads: the restarted one loads the rest under a
+# fresh snapshot and apply runs big idempotently up to where that load finished.
+big_loading() {
+	[[ $(jq_status "$ini" '.tasks[].tables[] | select(.name == "\"public\".\"big\"") | .state') == loading ]]
+}
+wait_until 30 big_loading
+victim=$(worker_pid "$ini" "load mig.1")
+if [[ -n $victim ]]; then
+	remember_worker "$victim"
+	kill -KILL "$victim"
+	pass "load mig.1 killed while big was loading"
+else
+	skip 1 "load mig.1 had finished before it could be killed"
+fi
+src_sql "UPDATE big SET pad = 'changed' WHERE id % 1000 = 0; DELETE FROM big WHERE id % 997 = 0" >/dev/null
 src_sql "UPDATE varied SET n = n + 1 WHERE id % 10 = 0; DELETE FROM nokey WHERE a = 5;
          UPDATE nokey SET b = b || '!' WHERE a = 6; UPDATE \"Odd Name\" SET \"Key\" = \"Key\" + 1000 WHERE \"Key\" <= 10;
          UPDATE varied SET n = 0 WHERE id = 100000" >/dev/null
@@ -93,7 +109,7 @@ restarted() {
 	[[ -n $pid && $pid != "$2" ]]
 }
 ok "the task reaches cdc" wait_until 60 in_phase "$ini" mig cdc
-is "$(jq_status "$ini" '.tasks[] | select(.name == "mig") | .tables | length')" 7 "status lists the 7 tables"
+is "$(jq_status "$ini" '.tasks[] | select(.name == "mig") | .tables | length')" 8 "status lists the 8 tables"
 wait "$bench_pid"
 ok "after pgbench stops, lag 0 and every table equal" wait_until 60 synced || report_differences
 is "$(jq_status "$ini" '.tasks[] | select(.name == "mig") | .tables[] | select(.name == "\"public\".\"pgbench_accounts\"") | .rows_loaded')" \
