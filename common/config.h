@@ -1,4 +1,4 @@
-/* The validated, typed configuration (DESIGN.md "The interface users script against").
+/* The validated, typed configuration (the interface users script against: etc/ferry.ini documents it).
  * Parsed by config.c from one INI file, driven by the key table in config_keys.c. */
 #ifndef FERRY_CONFIG_H
 #define FERRY_CONFIG_H

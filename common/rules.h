@@ -1,4 +1,4 @@
-/* A task's table rules (DESIGN.md "Schema and rules"): which source tables are migrated,
+/* A task's table rules (the design's "schema and rules"): which source tables are migrated,
  * what they and their columns are called on the target, which columns are left out and
  * which rows are copied. Compiled once from the task's config, then queried per table
  * when a worker starts (or when a new table or column shows up in the change stream);

@@ -23,7 +23,7 @@ static _Noreturn void child_main(supervisor *s, int slot_no, pid_t supervisor_pi
 	/* Die with the supervisor. SIGKILL rather than SIGTERM: once it is gone nothing
 	 * enforces a stop deadline, a restarted ferryd needs the replication slot and
 	 * connections free at once, and every worker's progress is committed atomically with
-	 * its data (DESIGN.md, checkpoints), so an abrupt end loses nothing. The supervisor
+	 * its data (see the checkpoints of the design), so an abrupt end loses nothing. The supervisor
 	 * pipe (parent_fd) reports the same death to a worker's wait loop. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != supervisor_pid)

@@ -11,6 +11,7 @@ UNIT_TESTS += t/unit/check_rules
 UNIT_TESTS += t/unit/check_catalog t/unit/check_pg_catalog
 UNIT_TESTS += t/unit/check_pgoutput t/unit/check_pg_value t/unit/check_pg_repl t/unit/check_relmsg
 UNIT_TESTS += t/unit/check_pg_load
+UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
 
@@ -59,6 +60,9 @@ t_unit_check_relmsg_LDADD = $(UNIT_LDADD)
 t_unit_check_pg_load_SOURCES = t/unit/check_pg_load.c
 t_unit_check_pg_load_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_pg_load_LDADD = $(UNIT_LDADD)
+t_unit_check_pg_apply_SOURCES = t/unit/check_pg_apply.c
+t_unit_check_pg_apply_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_pg_apply_LDADD = $(UNIT_LDADD)
 t_unit_check_pg_capture_SOURCES = t/unit/check_pg_capture.c
 t_unit_check_pg_capture_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_pg_capture_LDADD = $(UNIT_LDADD)

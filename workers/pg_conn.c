@@ -1,6 +1,8 @@
 /* libpq connection setup, failure classification, liveness check and version. */
 #include "workers/pg_conn.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -222,4 +224,19 @@ static void log_notice(void *arg, const char *message)
 void pg_conn_log_notices(PGconn *conn, const char *label)
 {
 	PQsetNoticeProcessor(conn, log_notice, (void *)label);
+}
+
+int pg_conn_set_blocking(PGconn *conn)
+{
+	if (!PQisnonblocking(conn))
+		return 0;
+	int pending;
+	while ((pending = PQflush(conn)) == 1) {
+		struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLOUT | POLLIN};
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			return -1;
+		if ((pfd.revents & POLLIN) && !PQconsumeInput(conn))
+			return -1;
+	}
+	return pending == 0 ? PQsetnonblocking(conn, 0) : -1;
 }

@@ -34,6 +34,12 @@ void pg_conn_server_label(PGconn *conn, char *buf, size_t size);
 
 /* OK when the server is at least min_version (PQserverVersion form: 120000 = 12),
  * FATAL with why otherwise. */
+/* Puts a non-blocking connection back into blocking mode. libpq flushes the send queue
+ * when switching and fails, with no message, if the socket cannot take it all at once
+ * (a busy server): this waits until everything is sent, reading what the server sends
+ * meanwhile so neither side stalls. 0, or -1 when the connection broke. */
+int pg_conn_set_blocking(PGconn *conn);
+
 endpoint_result pg_conn_require_version(PGconn *conn, int min_version, char *why, size_t why_size);
 
 #endif

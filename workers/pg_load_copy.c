@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "common/sqlquote.h"
+#include "workers/pg_conn.h"
 #include "workers/pg_load_internal.h"
 
 #define DEFAULT_CHUNK (64 * 1024)
@@ -454,7 +455,7 @@ static int finish_copy(pg_load_copy *c, char **err)
 	c->src->in_copy = false;
 	if (source_rows < 0)
 		return -1;
-	if (PQsetnonblocking(c->tgt, 0) != 0 || PQputCopyEnd(c->tgt, NULL) != 1 ||
+	if (pg_conn_set_blocking(c->tgt) != 0 || PQputCopyEnd(c->tgt, NULL) != 1 ||
 	    PQflush(c->tgt) != 0)
 		return copy_fail(c, err, "target", c->tgt, NULL, "ending COPY FROM STDIN");
 	c->target_copying = false;
@@ -512,7 +513,7 @@ static void cancel_source(pg_load_copy *c)
 		PQcancel(cancel, buf, sizeof buf);
 		PQfreeCancel(cancel);
 	}
-	PQsetnonblocking(conn, 0);
+	pg_conn_set_blocking(conn);
 	char *row = NULL;
 	int n;
 	while ((n = PQgetCopyData(conn, &row, 0)) > 0)
@@ -531,13 +532,13 @@ void pg_load_copy_free(pg_load_copy *c)
 	if (c->source_copying)
 		cancel_source(c);
 	if (c->target_copying) {
-		PQsetnonblocking(c->tgt, 0);
+		pg_conn_set_blocking(c->tgt);
 		PQputCopyEnd(c->tgt, "load of the partition abandoned");
 		PGresult *res;
 		while ((res = PQgetResult(c->tgt)) != NULL)
 			PQclear(res);
 	}
-	PQsetnonblocking(c->tgt, 0);
+	pg_conn_set_blocking(c->tgt);
 	if (c->target_txn)
 		PQclear(PQexec(c->tgt, "ROLLBACK"));
 	free(c->chunk);

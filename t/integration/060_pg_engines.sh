@@ -4,7 +4,7 @@
 # PostgreSQL 15: each is a Check binary that skips itself without FERRY_TEST_PGCONNINFO.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 
-engines=(check_pg_catalog check_pg_repl check_pg_load check_pg_capture)
+engines=(check_pg_catalog check_pg_repl check_pg_load check_pg_capture check_pg_apply)
 plan $((1 + ${#engines[@]}))
 
 ok "PostgreSQL server starts" start_pg src

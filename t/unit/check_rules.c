@@ -295,7 +295,7 @@ END_TEST
 
 START_TEST(exclude_after_include_still_wins)
 {
-	/* DESIGN.md's own example: the exclude is written after the wider include. */
+	/* The design's own example: the exclude is written after the wider include. */
 	rule_at("include", "public.*", 10);
 	rule_at("exclude", "public.audit_*", 11);
 	compile_ok();
