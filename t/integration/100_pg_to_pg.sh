@@ -166,4 +166,20 @@ ok "full-load: every table equal" tables_equal || report_differences
 is "$(pg_sql src "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ferry_fl'")" 0 "full-load: no slot"
 stop_ferryd "$ini2"
 
+# --- cdc only: the target has the rows already; changes from now on --------------------
+ini3=$TEST_TMP/cdc.ini
+write_ferry_ini "$ini3"
+ini_endpoint "$ini3" pgsrc src
+ini_endpoint "$ini3" pgdst dst
+ini_task "$ini3" cdc pgsrc pgdst apply_workers=2 migration_type=cdc target_table_prep=nothing create_tables=no
+ok "cdc: ferryd starts" start_ferryd "$ini3" || BAIL_OUT "ferryd did not start"
+ok "cdc: the task streams" wait_until 30 in_phase "$ini3" cdc cdc
+cdc_synced() {
+	[[ $(task_field "$ini3" cdc lag_bytes) == 0 ]] && tables_equal
+}
+wait_until 20 eval '[[ $(jq_status "$ini3" ".tasks[0].workers[0].state") == running ]]'
+pgbench_src -n -c 2 -t 100 >/dev/null 2>&1
+ok "cdc: lag 0 and every table equal" wait_until 60 cdc_synced || report_differences
+stop_ferryd "$ini3"
+
 done_testing
