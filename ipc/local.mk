@@ -13,3 +13,4 @@ libferry_a_SOURCES += \
 	ipc/spill.c ipc/spill.h \
 	ipc/queue.c ipc/queue.h
 libferry_a_SOURCES += ipc/relmsg.c ipc/relmsg.h
+libferry_a_SOURCES += ipc/taskstate.c ipc/taskstate.h

@@ -291,6 +291,29 @@ static void print_errors(const json_value *tasks)
 	}
 }
 
+/* Per task with a plan: lag and spill, then one line per table. */
+static void print_tables(const json_value *tasks)
+{
+	for (int i = 0; i < tasks->count; i++) {
+		const json_value *task = &tasks->items[i];
+		const json_value *tables = json_get(task, "tables");
+		if (tables == NULL || tables->type != JSON_ARRAY || tables->count == 0)
+			continue;
+		printf("\ntask %s: lag %.0f bytes, %.0f s; spill %.0f bytes\n", json_get_string(task, "name"),
+		       json_get_number(task, "lag_bytes", 0), json_get_number(task, "lag_seconds", 0),
+		       json_get_number(task, "spill_bytes", 0));
+		printf("  %-40s %-12s %12s %12s %12s\n", "TABLE", "STATE", "ROWS", "ESTIMATED", "CHANGES");
+		for (int j = 0; j < tables->count; j++) {
+			const json_value *tb = &tables->items[j];
+			const char *error = json_get_string(tb, "error");
+			printf("  %-40s %-12s %12.0f %12.0f %12.0f%s%s\n", json_get_string(tb, "name"),
+			       json_get_string(tb, "state"), json_get_number(tb, "rows_loaded", 0),
+			       json_get_number(tb, "rows_estimated", 0), json_get_number(tb, "changes_applied", 0),
+			       error ? "  " : "", error ? error : "");
+		}
+	}
+}
+
 static void print_status(const json_value *doc)
 {
 	const json_value *d = json_get(doc, "ferryd");
@@ -320,6 +343,7 @@ static void print_status(const json_value *doc)
 	}
 	table_print(&t);
 	table_free(&t);
+	print_tables(tasks);
 	print_errors(tasks);
 }
 

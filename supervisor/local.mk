@@ -6,6 +6,7 @@ libferry_a_SOURCES += \
 	supervisor/spawn.c supervisor/spawn.h \
 	supervisor/reap.c supervisor/reap.h \
 	supervisor/restart.c supervisor/restart.h \
+	supervisor/restart_group.c supervisor/restart_group.h \
 	supervisor/shutdown.c supervisor/shutdown.h \
 	supervisor/reload.c supervisor/reload.h \
 	supervisor/task.c supervisor/task.h \

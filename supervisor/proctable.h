@@ -34,6 +34,7 @@ typedef struct proc_slot {
 	int64_t next_start_ms; /* monotonic: PROC_BACKOFF's restart time */
 	int64_t kill_at_ms;    /* monotonic: SIGKILL if still alive then (0 = none) */
 	bool stop_requested;   /* we asked it to stop: its exit is no crash */
+	bool group_restart;    /* killed because its restart group restarts (restart_group.h) */
 	bool ever_started;
 	int restarts;
 	int last_status;     /* waitpid() status of the last exit, if has_exited */

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "supervisor/restart.h"
+#include "supervisor/restart_group.h"
 #include "supervisor/supervisor.h"
 
 /* The worker's last_error (it writes it before exiting), or "". */
@@ -99,6 +100,14 @@ static void worker_exited(supervisor *s, proc_slot *slot, int status, int64_t no
 	slot->last_status = status;
 	slot->has_exited = true;
 	proctable_release_pid(slot);
+	if (slot->group_restart && !expected) {
+		/* Not its own crash: start again as soon as the group is down. */
+		slot->group_restart = false;
+		slot->state = PROC_BACKOFF;
+		slot->next_start_ms = now_ms;
+		return;
+	}
+	slot->group_restart = false;
 	if (expected) {
 		slot->state = PROC_STOPPED;
 		return;
@@ -110,7 +119,11 @@ static void worker_exited(supervisor *s, proc_slot *slot, int status, int64_t no
 	case RESTART_NOT_DONE: slot->state = PROC_STOPPED; break;
 	case RESTART_NOT_FATAL: on_fatal(s, slot_no, status, last_error); break;
 	case RESTART_CRASH_LOOP: on_crash_loop(s, slot_no, &d, last_error); break;
-	case RESTART_BACKOFF: on_backoff(s, slot, &d, now_ms); break;
+	case RESTART_BACKOFF:
+		on_backoff(s, slot, &d, now_ms);
+		if (restart_group_member(slot->kind))
+			restart_group_crashed(s, slot_no);
+		break;
 	}
 }
 

@@ -63,6 +63,25 @@ static void worker_json(const supervisor *s, int slot_no, int64_t now_ms, jsonbu
 	json_object_end(jb);
 }
 
+/* Written by the task's workers; read as a snapshot (texts may be mid-update: copied). */
+static void table_json(const taskstate_table *t, jsonbuf *jb)
+{
+	json_object_begin(jb);
+	json_member_string(jb, "name", t->source_name);
+	json_member_string(jb, "target", t->target_name);
+	json_member_string(jb, "state", table_state_name((table_state)atomic_load(&t->state)));
+	json_member_int(jb, "rows_loaded", atomic_load(&t->rows_loaded));
+	json_member_int(jb, "rows_estimated", atomic_load(&t->rows_estimated));
+	json_member_int(jb, "changes_applied", (int64_t)atomic_load(&t->changes_applied));
+	json_member_int(jb, "partitions", atomic_load(&t->parts_total));
+	json_member_int(jb, "partitions_done", atomic_load(&t->parts_done));
+	char err[TASKSTATE_ERROR_MAX];
+	memcpy(err, t->error, sizeof err);
+	err[sizeof err - 1] = '\0';
+	json_member_string(jb, "error", atomic_load(&t->error_seq) && err[0] ? err : NULL);
+	json_object_end(jb);
+}
+
 static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf *jb)
 {
 	const task_state *t = &s->tasks.tasks[task_no];
@@ -77,8 +96,18 @@ static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf 
 			worker_json(s, i, now_ms, jb);
 	}
 	json_array_end(jb);
+	const taskstate *ts = s->task_shm ? s->task_shm[task_no].state : NULL;
+	if (ts != NULL) {
+		json_member_int(jb, "lag_bytes", (int64_t)atomic_load(&ts->lag_bytes));
+		json_member_int(jb, "lag_seconds", atomic_load(&ts->lag_seconds));
+		json_member_int(jb, "spill_bytes", (int64_t)atomic_load(&ts->spill.used));
+	}
 	json_key(jb, "tables");
-	json_array_begin(jb); /* filled once migrations exist */
+	json_array_begin(jb);
+	if (ts != NULL && atomic_load(&ts->plan_ready)) {
+		for (int i = 0; i < ts->n_tables; i++)
+			table_json(&ts->tables[i], jb);
+	}
 	json_array_end(jb);
 	json_object_end(jb);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "common/log.h"
 #include "supervisor/reap.h"
 #include "supervisor/reload.h"
+#include "supervisor/restart_group.h"
 #include "supervisor/signals.h"
 #include "supervisor/spawn.h"
 
@@ -27,12 +29,48 @@ int64_t supervisor_now_ms(void)
 
 size_t supervisor_shmem_size(const ferry_config *cfg)
 {
-	(void)cfg;
 	size_t size = shmem_align(status_shmem_size(PROCTABLE_SIZE));
-	/* Rings hook: once capture and apply exchange records, add here each task's
-	 * apply_workers × ring_shmem_size(ring_size), and carve them out in
-	 * supervisor_init() after the status slots, before the first fork. */
+	/* Per task: its shared state, and per apply worker a ring and its queue's control
+	 * state (ipc/taskstate.h), all carved out before the first fork. */
+	for (int t = 0; t < cfg->n_tasks; t++) {
+		const task_config *task = &cfg->tasks[t];
+		size += taskstate_shmem_size(task->apply_workers, taskstate_ring_capacity(task->ring_size));
+	}
 	return size;
+}
+
+/* The tasks' shared pieces: taskstate, rings, queues, spill budget. */
+static int place_task_state(supervisor *s, char *err, size_t errlen)
+{
+	int n = s->config->n_tasks;
+	s->task_shm = calloc((size_t)(n > 0 ? n : 1), sizeof *s->task_shm);
+	if (s->task_shm == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int t = 0; t < n; t++) {
+		const task_config *task = &s->config->tasks[t];
+		if (task->apply_workers > TASKSTATE_MAX_APPLY || task->load_workers > TASKSTATE_MAX_LOAD) {
+			snprintf(err, errlen, "task %s: at most %d apply_workers and %d load_workers per task", task->name,
+				 TASKSTATE_MAX_APPLY, TASKSTATE_MAX_LOAD);
+			return -1;
+		}
+		size_t cap = taskstate_ring_capacity(task->ring_size);
+		void *mem = shmem_alloc(&s->shm, taskstate_shmem_size(task->apply_workers, cap));
+		if (mem == NULL) {
+			snprintf(err, errlen, "shared memory too small for task %s", task->name);
+			return -1;
+		}
+		taskstate_shmem_init(&s->task_shm[t], mem, task->apply_workers, cap, (uint64_t)task->spill_limit);
+	}
+	s->group_reset = calloc((size_t)(n > 0 ? n : 1), sizeof *s->group_reset);
+	if (s->group_reset == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	taskstate_tasks = s->task_shm;
+	taskstate_n_tasks = n;
+	return 0;
 }
 
 /* Every worker of every task gets its slot now, before anything is forked. */
@@ -73,6 +111,8 @@ static int create_shared_memory(supervisor *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->status = status_shmem_init(mem, PROCTABLE_SIZE);
+	if (place_task_state(s, err, errlen) < 0)
+		return -1;
 	log_debug("shared memory: %zu bytes, %zu used", s->shm.size, s->shm.used);
 	return 0;
 }
@@ -112,6 +152,12 @@ void supervisor_cleanup(supervisor *s)
 	}
 	shmem_destroy(&s->shm);
 	s->status = NULL;
+	free(s->task_shm);
+	s->task_shm = NULL;
+	free(s->group_reset);
+	s->group_reset = NULL;
+	taskstate_tasks = NULL;
+	taskstate_n_tasks = 0;
 	task_table_free(&s->tasks);
 	config_free(s->config);
 	s->config = NULL;
@@ -150,6 +196,8 @@ static void start_due_workers(supervisor *s, int64_t now_ms)
 			slot->state = PROC_STOPPED;
 			continue;
 		}
+		if (!restart_group_may_start(s, i))
+			continue;
 		spawn_worker(s, i, now_ms);
 	}
 }

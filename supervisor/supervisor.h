@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "ipc/shmem.h"
 #include "ipc/status.h"
+#include "ipc/taskstate.h"
 #include "supervisor/control.h"
 #include "supervisor/pidfile.h"
 #include "supervisor/proctable.h"
@@ -30,6 +31,8 @@ typedef struct supervisor {
 	pidfile *pid_file; /* held since startup; closed in workers */
 	int parent_pipe[2]; /* workers keep [0]; only the supervisor holds [1]: EOF = it died */
 	shutdown_mode shutdown;
+	task_shm *task_shm; /* [task]: its shared state, rings and queues (in shm) */
+	bool *group_reset;  /* [task]: its capture/apply group must be reset before a start */
 } supervisor;
 
 /* Monotonic milliseconds: every deadline in the supervisor uses this clock. */

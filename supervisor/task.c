@@ -3,6 +3,7 @@
 #include "supervisor/task.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,14 @@ void task_update_phases(supervisor *s)
 			n_finished += slot->state == PROC_STOPPED || slot->state == PROC_FAILED;
 		}
 		task_phase phase = task_phase_compute(ts->error != NULL, n_workers, n_finished);
+		if (phase == TASK_STARTING && s->task_shm != NULL) {
+			/* While it runs, capture says how far the task is. */
+			int reported = atomic_load(&s->task_shm[t].state->phase);
+			if (reported == TASKSTATE_FULL_LOAD || reported == TASKSTATE_DONE)
+				phase = TASK_FULL_LOAD;
+			else if (reported == TASKSTATE_CDC)
+				phase = TASK_CDC;
+		}
 		if (phase == ts->phase)
 			continue;
 		if (phase == TASK_ERROR)

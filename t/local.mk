@@ -13,6 +13,7 @@ UNIT_TESTS += t/unit/check_pgoutput t/unit/check_pg_value t/unit/check_pg_repl t
 UNIT_TESTS += t/unit/check_pg_load
 UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
+UNIT_TESTS += t/unit/check_taskstate
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -65,6 +66,9 @@ t_unit_check_pg_apply_LDADD = $(UNIT_LDADD)
 t_unit_check_pg_capture_SOURCES = t/unit/check_pg_capture.c
 t_unit_check_pg_capture_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_pg_capture_LDADD = $(UNIT_LDADD)
+t_unit_check_taskstate_SOURCES = t/unit/check_taskstate.c
+t_unit_check_taskstate_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_taskstate_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
@@ -87,7 +91,8 @@ INTEGRATION_TESTS = \
 	t/integration/030_restart.sh \
 	t/integration/040_reload.sh \
 	t/integration/050_bad_endpoints.sh \
-	t/integration/060_pg_engines.sh
+	t/integration/060_pg_engines.sh \
+	t/integration/100_pg_to_pg.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)

@@ -1,0 +1,104 @@
+/* Per-task shared state: layout in the supervisor's segment, queue resets for a restart
+ * group, partition claims. */
+#include "ipc/taskstate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ipc/shmem.h"
+
+task_shm *taskstate_tasks;
+int taskstate_n_tasks;
+
+size_t taskstate_ring_capacity(int64_t ring_size)
+{
+	size_t cap = RING_MIN_CAPACITY;
+	while (cap * 2 <= (size_t)(ring_size > 0 ? ring_size : 0))
+		cap *= 2;
+	return cap;
+}
+
+size_t taskstate_shmem_size(int n_apply, size_t ring_capacity)
+{
+	size_t size = shmem_align(sizeof(taskstate));
+	size += (size_t)n_apply * (shmem_align(ring_shmem_size(ring_capacity)) + shmem_align(queue_shmem_size()));
+	return size;
+}
+
+void taskstate_shmem_init(task_shm *ts, void *mem, int n_apply, size_t ring_capacity, uint64_t spill_limit)
+{
+	char *p = mem;
+	memset(ts, 0, sizeof *ts);
+	ts->state = (taskstate *)p;
+	memset(ts->state, 0, sizeof(taskstate));
+	p += shmem_align(sizeof(taskstate));
+	ts->n_apply = n_apply;
+	ts->ring_capacity = ring_capacity;
+	for (int i = 1; i <= n_apply; i++) {
+		ts->rings[i] = (ring *)p;
+		p += shmem_align(ring_shmem_size(ring_capacity));
+		ts->queues[i] = (queue_shared *)p;
+		p += shmem_align(queue_shmem_size());
+	}
+	taskstate_reset_queues(ts, spill_limit);
+}
+
+void taskstate_reset_queues(task_shm *ts, uint64_t spill_limit)
+{
+	for (int i = 1; i <= ts->n_apply; i++) {
+		ts->rings[i] = ring_init(ts->rings[i], ts->ring_capacity);
+		ts->queues[i] = queue_shmem_init(ts->queues[i]);
+	}
+	/* A fresh producer deletes the worker's old segments: nothing is on disk any more. */
+	spill_budget_init(&ts->state->spill, spill_limit);
+}
+
+task_shm *taskstate_for_task(int task)
+{
+	if (taskstate_tasks == NULL || task < 0 || task >= taskstate_n_tasks)
+		return NULL;
+	return &taskstate_tasks[task];
+}
+
+static bool try_claim(taskstate_partition *p, int32_t from, int32_t to)
+{
+	int32_t expected = from;
+	return atomic_compare_exchange_strong(&p->claim, &expected, to);
+}
+
+int taskstate_claim_partition(taskstate *s, int n)
+{
+	int32_t mine = TASKSTATE_PART_CLAIMED(n);
+	for (int i = 0; i < s->n_parts; i++) {
+		if (atomic_load(&s->parts[i].claim) == mine)
+			return i;
+	}
+	for (int i = 0; i < s->n_parts; i++) {
+		if (try_claim(&s->parts[i], TASKSTATE_PART_FREE, mine))
+			return i;
+	}
+	return -1;
+}
+
+const char *table_state_name(table_state st)
+{
+	switch (st) {
+	case TABLE_QUEUED: return "queued";
+	case TABLE_LOADING: return "loading";
+	case TABLE_CATCHING_UP: return "catching-up";
+	case TABLE_IN_SYNC: return "in-sync";
+	case TABLE_ERROR: return "error";
+	}
+	return "unknown";
+}
+
+void taskstate_set_table_error(taskstate_table *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof t->error, fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&t->error_seq, 1);
+	atomic_store(&t->state, TABLE_ERROR);
+}

@@ -1,0 +1,169 @@
+/* Per-task shared state: what the workers of one task tell each other and the
+ * supervisor, in the supervisor's one shared-memory segment (sized up front, placed
+ * before the first fork, never resized).
+ *
+ * Writers, so nothing needs a lock:
+ *   capture   the plan (tables, partitions, owners), the snapshot, P0, the stream's
+ *             counters; it publishes the plan last (plan_ready, release store), so a
+ *             reader that sees plan_ready sees every table and partition.
+ *   load      claims partitions (compare-and-swap on each partition's claim word),
+ *             table rows/partitions loaded, table state loading -> catching-up.
+ *   apply     its committed position, changes applied per table, catching-up -> in-sync.
+ * The supervisor only reads (status), and resets the queues of a restart group.
+ *
+ * Fixed caps (constants for now): TASKSTATE_MAX_TABLES tables and
+ * TASKSTATE_MAX_PARTITIONS partitions per task, TASKSTATE_MAX_APPLY apply workers and
+ * TASKSTATE_MAX_LOAD load workers. Capture refuses a plan beyond them with a clear
+ * error (a person lowers partition_rows' split or splits the task).
+ *
+ * The state survives worker restarts (it lives as long as ferryd), not a ferryd
+ * restart: then capture rebuilds it from the target's ferry.load_progress. */
+#ifndef FERRY_TASKSTATE_H
+#define FERRY_TASKSTATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc/queue.h"
+#include "ipc/ring.h"
+#include "ipc/spill.h"
+
+#define TASKSTATE_MAX_TABLES 4096
+#define TASKSTATE_MAX_PARTITIONS 16384
+#define TASKSTATE_MAX_APPLY 64
+#define TASKSTATE_MAX_LOAD 64
+#define TASKSTATE_NAME_MAX 200   /* "schema"."name", quoted */
+#define TASKSTATE_ERROR_MAX 256
+#define TASKSTATE_SNAPSHOT_MAX 64
+#define TASKSTATE_MAX_XIP 64
+
+/* Table states, as `ferryctl status --json` names them (DESIGN.md). */
+typedef enum table_state {
+	TABLE_QUEUED = 0,
+	TABLE_LOADING,
+	TABLE_CATCHING_UP,
+	TABLE_IN_SYNC,
+	TABLE_ERROR
+} table_state;
+
+/* The exported snapshot's life. */
+typedef enum snapshot_state {
+	SNAPSHOT_NONE = 0,  /* none (restart with an existing slot, or cdc only) */
+	SNAPSHOT_EXPORTED,  /* importable now: capture holds its connection idle */
+	SNAPSHOT_RELEASED   /* every load worker imported it, or the load ended */
+} snapshot_state;
+
+/* Task phase as capture reports it; the supervisor adds stopped and error. */
+typedef enum taskstate_phase {
+	TASKSTATE_STARTING = 0,
+	TASKSTATE_FULL_LOAD,
+	TASKSTATE_CDC,
+	TASKSTATE_DONE      /* full-load only: everything loaded */
+} taskstate_phase;
+
+typedef struct taskstate_table {
+	char source_name[TASKSTATE_NAME_MAX]; /* "schema"."name" */
+	char target_name[TASKSTATE_NAME_MAX];
+	uint64_t source_oid;
+	int32_t owner;                        /* apply worker 1..N */
+	int32_t keyless;                      /* no primary or unique key: rows matched on all columns */
+	_Atomic int32_t state;                /* table_state */
+	_Atomic int64_t rows_estimated;
+	_Atomic int64_t rows_loaded;
+	_Atomic uint64_t changes_applied;
+	_Atomic int32_t parts_total;
+	_Atomic int32_t parts_done;
+	_Atomic int32_t finisher;             /* load worker running the after-load step; 0 none */
+	/* Changes at positions <= this are applied in idempotent mode (a load under a fresh
+	 * snapshot); 0 = exact mode from the start (the exported snapshot). A keyless table
+	 * cannot be made idempotent (an INSERT has nothing to conflict on), but its load
+	 * always reads one snapshot (whole table, or every ctid partition reloaded
+	 * together): apply skips the changes that snapshot holds (snap_* below). */
+	_Atomic uint64_t finish_position;
+	/* A keyless table loaded under a fresh snapshot: that snapshot (xmax and the
+	 * transactions in progress, 32-bit xids as the stream carries them), written by load
+	 * before the table leaves loading. Apply skips exactly the changes of transactions it
+	 * saw; n_xip -1 = too many to keep (then: positions <= finish_position). */
+	uint32_t snap_xmax;
+	int32_t n_xip;
+	uint32_t xip[TASKSTATE_MAX_XIP];
+	_Atomic uint64_t error_seq;
+	char error[TASKSTATE_ERROR_MAX];
+} taskstate_table;
+
+/* One partition of the load plan (the fields load needs, no pointers). */
+typedef struct taskstate_partition {
+	int32_t table;          /* index into tables */
+	int32_t number, count;  /* 1..count */
+	int32_t kind;           /* pg_load_part_kind */
+	int64_t lo, hi;
+	int64_t est_rows;
+	int32_t open_lo, open_hi;
+	/* 0 free, 1000 + n claimed by load worker n, -1 done. */
+	_Atomic int32_t claim;
+} taskstate_partition;
+
+#define TASKSTATE_PART_FREE 0
+#define TASKSTATE_PART_DONE (-1)
+#define TASKSTATE_PART_CLAIMED(n) (1000 + (n))
+
+typedef struct taskstate {
+	_Atomic int32_t plan_ready;     /* the tables and partitions below are complete */
+	_Atomic int32_t phase;          /* taskstate_phase */
+	int32_t n_tables;
+	int32_t n_parts;
+	int32_t n_apply;                /* apply workers the plan assigns to */
+	_Atomic int32_t snapshot_state; /* snapshot_state */
+	char snapshot[TASKSTATE_SNAPSHOT_MAX];
+	_Atomic uint32_t imported[TASKSTATE_MAX_LOAD + 1]; /* [n]: load worker n is past import */
+	_Atomic uint64_t start_position; /* P0 */
+	/* [n]: the position apply worker n has committed on the target (its progress row). */
+	_Atomic uint64_t apply_committed[TASKSTATE_MAX_APPLY + 1];
+	/* [n]: source commit time (µs since 1970) of that position's transaction. */
+	_Atomic int64_t apply_commit_time[TASKSTATE_MAX_APPLY + 1];
+	_Atomic uint64_t received_lsn;   /* the furthest position the source sent */
+	_Atomic uint64_t flushed_lsn;    /* what capture confirmed to the source */
+	_Atomic uint64_t lag_bytes;
+	_Atomic int64_t lag_seconds;
+	_Atomic uint64_t changes_captured;
+	spill_budget spill;              /* the task's spill cap, shared by its queues */
+	taskstate_table tables[TASKSTATE_MAX_TABLES];
+	taskstate_partition parts[TASKSTATE_MAX_PARTITIONS];
+} taskstate;
+
+/* The shared pieces of one task, as the supervisor placed them. */
+typedef struct task_shm {
+	taskstate *state;
+	int n_apply;
+	ring *rings[TASKSTATE_MAX_APPLY + 1];          /* [1..n_apply] */
+	queue_shared *queues[TASKSTATE_MAX_APPLY + 1]; /* [1..n_apply] */
+	size_t ring_capacity;
+} task_shm;
+
+/* Bytes one task needs: its state, n_apply rings of ring_capacity and their queues. */
+size_t taskstate_shmem_size(int n_apply, size_t ring_capacity);
+/* Carves the task's pieces out of mem (taskstate_shmem_size bytes, SHMEM_ALIGN-aligned)
+ * and initialises them. */
+void taskstate_shmem_init(task_shm *ts, void *mem, int n_apply, size_t ring_capacity, uint64_t spill_limit);
+/* Resets the queues and rings of every apply worker (a restart group: no producer or
+ * consumer of this task may be alive). The plan and load progress stay. */
+void taskstate_reset_queues(task_shm *ts, uint64_t spill_limit);
+
+/* The ring capacity for a configured ring_size: the power of two at or below it. */
+size_t taskstate_ring_capacity(int64_t ring_size);
+
+/* The tasks' shared pieces, indexed like the config's tasks. Set by the supervisor
+ * before the first fork; workers inherit it. */
+extern task_shm *taskstate_tasks;
+extern int taskstate_n_tasks;
+task_shm *taskstate_for_task(int task);
+
+/* Claims the next free partition for load worker n (its own earlier claims first: a
+ * restarted worker finishes what it held). Returns the partition index or -1. */
+int taskstate_claim_partition(taskstate *s, int n);
+
+const char *table_state_name(table_state st);
+void taskstate_set_table_error(taskstate_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#endif

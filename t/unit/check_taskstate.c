@@ -1,0 +1,133 @@
+/* Per-task shared state: the layout fits the size it reports and survives a queue
+ * reset; partitions are claimed once each, a restarted worker gets its own unfinished
+ * claim back first, and two processes claiming at once never take the same partition. */
+#include "ipc/taskstate.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ipc/shmem.h"
+
+static void *map(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
+
+START_TEST(ring_capacity_is_power_of_two_at_or_below)
+{
+	ck_assert_uint_eq(taskstate_ring_capacity(64 * 1024 * 1024), 64 * 1024 * 1024);
+	ck_assert_uint_eq(taskstate_ring_capacity(1000000), 524288);
+	ck_assert_uint_eq(taskstate_ring_capacity(10), RING_MIN_CAPACITY);
+}
+END_TEST
+
+START_TEST(layout_fits_and_reset_keeps_plan)
+{
+	size_t cap = 4096, size = taskstate_shmem_size(3, cap);
+	char *mem = map(size + 64);
+	memset(mem + size, 0x5a, 64); /* guard after the reported size */
+	task_shm ts;
+	taskstate_shmem_init(&ts, mem, 3, cap, 1 << 20);
+	ck_assert_int_eq(ts.n_apply, 3);
+	for (int i = 1; i <= 3; i++) {
+		ck_assert_ptr_nonnull(ts.rings[i]);
+		ck_assert_ptr_nonnull(ts.queues[i]);
+		ck_assert((char *)ts.queues[i] + queue_shmem_size() <= mem + size);
+		ck_assert_uint_eq(ring_capacity(ts.rings[i]), cap);
+	}
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq((unsigned char)mem[size + i], 0x5a);
+	ts.state->n_tables = 2;
+	atomic_store(&ts.state->plan_ready, 1);
+	ck_assert_int_eq(ring_put(ts.rings[2], "abc", 3, 0), RING_OK);
+	ck_assert_uint_gt(ring_used(ts.rings[2]), 0);
+	taskstate_reset_queues(&ts, 1 << 20);
+	ck_assert_uint_eq(ring_used(ts.rings[2]), 0);
+	ck_assert_int_eq(atomic_load(&ts.state->plan_ready), 1);
+	ck_assert_int_eq(ts.state->n_tables, 2);
+	munmap(mem, size + 64);
+}
+END_TEST
+
+START_TEST(own_claim_first_then_free_ones)
+{
+	taskstate *s = calloc(1, sizeof *s);
+	s->n_parts = 4;
+	atomic_store(&s->parts[2].claim, TASKSTATE_PART_CLAIMED(7));
+	atomic_store(&s->parts[0].claim, TASKSTATE_PART_DONE);
+	ck_assert_int_eq(taskstate_claim_partition(s, 7), 2); /* a restarted worker 7 */
+	atomic_store(&s->parts[2].claim, TASKSTATE_PART_DONE);
+	ck_assert_int_eq(taskstate_claim_partition(s, 7), 1);
+	ck_assert_int_eq(taskstate_claim_partition(s, 8), 3);
+	atomic_store(&s->parts[1].claim, TASKSTATE_PART_DONE);
+	atomic_store(&s->parts[3].claim, TASKSTATE_PART_DONE);
+	ck_assert_int_eq(taskstate_claim_partition(s, 7), -1);
+	free(s);
+}
+END_TEST
+
+START_TEST(concurrent_claims_are_exclusive)
+{
+	enum { PARTS = 5000, WORKERS = 4 };
+	taskstate *s = map(sizeof *s);
+	int32_t *owner = map(PARTS * sizeof *owner);
+	s->n_parts = PARTS;
+	for (int w = 1; w <= WORKERS; w++) {
+		if (fork() == 0) {
+			int p;
+			while ((p = taskstate_claim_partition(s, w)) >= 0) {
+				__atomic_add_fetch(&owner[p], 1, __ATOMIC_SEQ_CST); /* times taken */
+				atomic_store(&s->parts[p].claim, TASKSTATE_PART_DONE);
+			}
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < WORKERS; w++)
+		wait(NULL);
+	for (int p = 0; p < PARTS; p++) {
+		ck_assert_int_eq(atomic_load(&s->parts[p].claim), TASKSTATE_PART_DONE);
+		ck_assert_msg(owner[p] == 1, "partition %d taken %d times", p, owner[p]);
+	}
+	munmap(s, sizeof *s);
+	munmap(owner, PARTS * sizeof *owner);
+}
+END_TEST
+
+START_TEST(table_error_sets_state)
+{
+	taskstate_table t;
+	memset(&t, 0, sizeof t);
+	taskstate_set_table_error(&t, "copy failed: %s", "boom");
+	ck_assert_int_eq(atomic_load(&t.state), TABLE_ERROR);
+	ck_assert_str_eq(t.error, "copy failed: boom");
+	ck_assert_str_eq(table_state_name(TABLE_CATCHING_UP), "catching-up");
+	ck_assert_str_eq(table_state_name(TABLE_IN_SYNC), "in-sync");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("taskstate");
+	TCase *layout = tcase_create("layout");
+	tcase_add_test(layout, ring_capacity_is_power_of_two_at_or_below);
+	tcase_add_test(layout, layout_fits_and_reset_keeps_plan);
+	suite_add_tcase(s, layout);
+	TCase *claims = tcase_create("claims");
+	tcase_add_test(claims, own_claim_first_then_free_ones);
+	tcase_add_test(claims, concurrent_claims_are_exclusive);
+	suite_add_tcase(s, claims);
+	TCase *tables = tcase_create("tables");
+	tcase_add_test(tables, table_error_sets_state);
+	suite_add_tcase(s, tables);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
