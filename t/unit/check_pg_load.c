@@ -160,6 +160,20 @@ static void table_init(pg_load_table *lt, const catalog_table *t, const pg_load_
 	ck_assert_msg(pg_load_table_init(lt, t, o, &err) == 0, "table_init: %s", err);
 }
 
+/* The source table schema.name created on the target (progress reset) and prepared as a
+ * load table the task owns; *cat receives its catalog (the caller frees it). */
+static const catalog_table *owned_table(PGconn *src, PGconn *dst, const char *schema, const char *name,
+					catalog **cat, pg_load_table *lt)
+{
+	bookkeeping(dst);
+	*cat = read_catalog(src, schema);
+	const catalog_table *t = find_table(*cat, schema, name);
+	create_target(dst, t, NULL);
+	pg_load_table_options o = {.target_owned = true};
+	table_init(lt, t, &o);
+	return t;
+}
+
 static void plan_table(PGconn *src, PGconn *dst, const pg_load_table *lt, int64_t partition_rows,
 		       bool shared, pg_load_plan *plan)
 {
@@ -309,13 +323,9 @@ START_TEST(ctid_ranges_cover_every_row_once)
 		     "INSERT INTO cov2.n SELECT i % 100, repeat('x', i % 50) FROM generate_series(1, 20000) i;"
 		     "DELETE FROM cov2.n WHERE a BETWEEN 10 AND 30");
 	exec_ok(src, "VACUUM ANALYZE cov2.n");
-	bookkeeping(dst);
-	catalog *cat = read_catalog(src, "cov2");
-	const catalog_table *t = find_table(cat, "cov2", "n");
-	create_target(dst, t, NULL);
+	catalog *cat;
 	pg_load_table lt;
-	pg_load_table_options o = {.target_owned = true};
-	table_init(&lt, t, &o);
+	(void)owned_table(src, dst, "cov2", "n", &cat, &lt);
 	ck_assert_int_eq(lt.key_column, -1);
 	pg_load_plan plan = {0};
 	plan_table(src, dst, &lt, 3000, true, &plan);
@@ -364,13 +374,9 @@ START_TEST(exported_snapshot_while_inserting)
 		     "CREATE TABLE snap.s (id serial PRIMARY KEY, v int);"
 		     "INSERT INTO snap.s (v) SELECT i FROM generate_series(1, 10000) i");
 	exec_ok(src, "VACUUM snap.s");
-	bookkeeping(dst);
-	catalog *cat = read_catalog(src, "snap");
-	const catalog_table *t = find_table(cat, "snap", "s");
-	create_target(dst, t, NULL);
+	catalog *cat;
 	pg_load_table lt;
-	pg_load_table_options o = {.target_owned = true};
-	table_init(&lt, t, &o);
+	(void)owned_table(src, dst, "snap", "s", &cat, &lt);
 	pg_load_plan plan = {0};
 	plan_table(src, dst, &lt, 2500, true, &plan);
 	ck_assert_int_eq(plan.n, 4);
@@ -515,13 +521,9 @@ START_TEST(partitioned_parent)
 		     "CREATE TABLE part.p2 PARTITION OF part.p FOR VALUES FROM (5000) TO (20000);"
 		     "INSERT INTO part.p SELECT i, 'x' || i FROM generate_series(1, 12000) i;"
 		     "ANALYZE part.p, part.p1, part.p2");
-	bookkeeping(dst);
-	catalog *cat = read_catalog(src, "part");
-	const catalog_table *t = find_table(cat, "part", "p");
-	create_target(dst, t, NULL);
+	catalog *cat;
 	pg_load_table lt;
-	pg_load_table_options o = {.target_owned = true};
-	table_init(&lt, t, &o);
+	(void)owned_table(src, dst, "part", "p", &cat, &lt);
 	pg_load_plan plan = {0};
 	plan_table(src, dst, &lt, 4000, true, &plan);
 	assert_tiled(&plan, PG_LOAD_PART_INT_RANGE);
@@ -544,13 +546,9 @@ START_TEST(restart_int_partitions)
 		     "CREATE TABLE rs.t (id int PRIMARY KEY, v text);"
 		     "INSERT INTO rs.t SELECT i, md5(i::text) FROM generate_series(1, 8000) i");
 	exec_ok(src, "VACUUM rs.t");
-	bookkeeping(dst);
-	catalog *cat = read_catalog(src, "rs");
-	const catalog_table *t = find_table(cat, "rs", "t");
-	create_target(dst, t, NULL);
+	catalog *cat;
 	pg_load_table lt;
-	pg_load_table_options o = {.target_owned = true};
-	table_init(&lt, t, &o);
+	(void)owned_table(src, dst, "rs", "t", &cat, &lt);
 	pg_load_plan plan = {0};
 	plan_table(src, dst, &lt, 2000, true, &plan);
 	ck_assert_int_eq(plan.n, 4);
@@ -600,13 +598,9 @@ START_TEST(restart_ctid_partitions)
 		     "CREATE TABLE rc.n (a int, b text);"
 		     "INSERT INTO rc.n SELECT i, md5(i::text) FROM generate_series(1, 20000) i");
 	exec_ok(src, "VACUUM ANALYZE rc.n");
-	bookkeeping(dst);
-	catalog *cat = read_catalog(src, "rc");
-	const catalog_table *t = find_table(cat, "rc", "n");
-	create_target(dst, t, NULL);
+	catalog *cat;
 	pg_load_table lt;
-	pg_load_table_options o = {.target_owned = true};
-	table_init(&lt, t, &o);
+	const catalog_table *t = owned_table(src, dst, "rc", "n", &cat, &lt);
 	pg_load_plan plan = {0};
 	plan_table(src, dst, &lt, 5000, true, &plan);
 	ck_assert_int_ge(plan.n, 3);
@@ -698,13 +692,9 @@ START_TEST(whole_table_frozen_then_indexed)
 		     "CREATE INDEX t_v ON fz.t (v);"
 		     "INSERT INTO fz.t SELECT i, md5(i::text) FROM generate_series(1, 200000) i");
 	exec_ok(src, "VACUUM ANALYZE fz.t");
-	bookkeeping(dst);
-	catalog *cat = read_catalog(src, "fz");
-	const catalog_table *t = find_table(cat, "fz", "t");
-	create_target(dst, t, NULL);
+	catalog *cat;
 	pg_load_table lt;
-	pg_load_table_options o = {.target_owned = true};
-	table_init(&lt, t, &o);
+	const catalog_table *t = owned_table(src, dst, "fz", "t", &cat, &lt);
 	pg_load_plan plan = {0};
 	plan_table(src, dst, &lt, 1000000, true, &plan);
 	ck_assert_int_eq(plan.n, 1);
