@@ -870,21 +870,22 @@ static bool is_segment_of(const char *name, const char *prefix, size_t plen)
 	return strcmp(name + plen + 16, ".seg") == 0;
 }
 
-int spill_remove_all(const char *dir, const char *worker)
+/* Deletes the segments in dir whose writer name is worker (exact) or starts with it. */
+static int remove_segments(const char *dir, const char *worker, bool exact)
 {
 	char prefix[SPILL_WORKER_NAME_MAX + 16];
-	if (!worker_name_ok(worker)) {
-		errno = EINVAL;
-		return -1;
-	}
 	DIR *d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -1;
-	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "spill-%s-", worker);
+	size_t plen = (size_t)snprintf(prefix, sizeof prefix, exact ? "spill-%s-" : "spill-%s", worker);
 	int removed = 0, saved = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (!is_segment_of(de->d_name, prefix, plen))
+		size_t n = strlen(de->d_name);
+		bool match = exact ? is_segment_of(de->d_name, prefix, plen)
+				   : strncmp(de->d_name, prefix, plen) == 0 && n >= plen + 4 &&
+					     strcmp(de->d_name + n - 4, ".seg") == 0;
+		if (!match)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
 			removed++;
@@ -897,4 +898,22 @@ int spill_remove_all(const char *dir, const char *worker)
 		return -1;
 	}
 	return removed;
+}
+
+int spill_remove_all(const char *dir, const char *worker)
+{
+	if (!worker_name_ok(worker)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return remove_segments(dir, worker, true);
+}
+
+int spill_remove_prefixed(const char *dir, const char *worker_prefix)
+{
+	if (!worker_name_ok(worker_prefix)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return remove_segments(dir, worker_prefix, false);
 }

@@ -160,6 +160,8 @@ void spill_reader_close(spill_reader *r);
 
 /* Deletes every segment of worker in dir (a queue reset); number removed or -1 (errno). */
 int spill_remove_all(const char *dir, const char *worker);
+/* Deletes the segments of every writer whose name starts with worker_prefix. */
+int spill_remove_prefixed(const char *dir, const char *worker_prefix);
 /* The segment's file name, for messages and tests. */
 void spill_segment_path(char *buf, size_t size, const char *dir, const char *worker, uint64_t segno);
 

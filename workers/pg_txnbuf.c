@@ -1,7 +1,6 @@
 /* Streamed transaction buffer: frames in a private spill stream, an aborted-subxact set. */
 #include "workers/pg_txnbuf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,26 +262,5 @@ int pg_txnbuf_next(pg_txnbuf *t, pg_txnbuf_item *item, char *err, size_t errlen)
 
 int pg_txnbuf_remove_stale(const char *dir)
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
-	static const char prefix[] = "spill-" STREAM_PREFIX;
-	int removed = 0, saved = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-		if (strncmp(de->d_name, prefix, sizeof prefix - 1) != 0 || n < 4 ||
-		    strcmp(de->d_name + n - 4, ".seg") != 0)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			removed++;
-		else if (errno != ENOENT)
-			saved = errno;
-	}
-	closedir(d);
-	if (saved) {
-		errno = saved;
-		return -1;
-	}
-	return removed;
+	return spill_remove_prefixed(dir, STREAM_PREFIX);
 }
