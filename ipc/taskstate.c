@@ -93,6 +93,19 @@ const char *table_state_name(table_state st)
 	return "unknown";
 }
 
+const char *validation_state_name(validation_state st)
+{
+	switch (st) {
+	case VALIDATION_NONE: return "none";
+	case VALIDATION_PENDING: return "pending";
+	case VALIDATION_RUNNING: return "running";
+	case VALIDATION_EQUAL: return "equal";
+	case VALIDATION_DIFFERENT: return "different";
+	case VALIDATION_ERROR: return "error";
+	}
+	return "unknown";
+}
+
 void taskstate_set_table_error(taskstate_table *t, const char *fmt, ...)
 {
 	va_list ap;

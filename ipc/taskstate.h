@@ -73,6 +73,8 @@ typedef struct taskstate_table {
 	_Atomic int64_t rows_estimated;
 	_Atomic int64_t rows_loaded;
 	_Atomic uint64_t changes_applied;
+	/* changes_applied by operation: [0] insert, [1] update, [2] delete, [3] truncate */
+	_Atomic uint64_t applied_by_op[4];
 	_Atomic int32_t parts_total;
 	_Atomic int32_t parts_done;
 	_Atomic int32_t finisher;             /* load worker running the after-load step; 0 none */
@@ -91,7 +93,22 @@ typedef struct taskstate_table {
 	uint32_t xip[TASKSTATE_MAX_XIP];
 	_Atomic uint64_t error_seq;
 	char error[TASKSTATE_ERROR_MAX];
+	/* Written by the task's validate worker (validation = yes) only. */
+	_Atomic int32_t validation;           /* validation_state */
+	_Atomic int64_t rows_validated;       /* rows compared in the last full pass */
+	_Atomic int64_t rows_differing;       /* rows that still differ after re-checks */
+	_Atomic int64_t validated_at_us;      /* end of the last full pass, µs since 1970; 0 never */
 } taskstate_table;
+
+/* A table's validation, as status names it. */
+typedef enum validation_state {
+	VALIDATION_NONE = 0,  /* not asked (validation = no) */
+	VALIDATION_PENDING,   /* waits for in-sync */
+	VALIDATION_RUNNING,   /* a pass is under way */
+	VALIDATION_EQUAL,     /* the last pass found no difference */
+	VALIDATION_DIFFERENT, /* the last pass found rows_differing rows */
+	VALIDATION_ERROR      /* the last pass failed (see the validate worker's log) */
+} validation_state;
 
 /* One partition of the load plan (the fields load needs, no pointers). */
 typedef struct taskstate_partition {
@@ -165,5 +182,6 @@ task_shm *taskstate_for_task(int task);
 int taskstate_claim_partition(taskstate *s, int n);
 
 const char *table_state_name(table_state st);
+const char *validation_state_name(validation_state st);
 void taskstate_set_table_error(taskstate_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

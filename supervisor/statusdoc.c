@@ -73,13 +73,38 @@ static void table_json(const taskstate_table *t, jsonbuf *jb)
 	json_member_int(jb, "rows_loaded", atomic_load(&t->rows_loaded));
 	json_member_int(jb, "rows_estimated", atomic_load(&t->rows_estimated));
 	json_member_int(jb, "changes_applied", (int64_t)atomic_load(&t->changes_applied));
+	json_key(jb, "changes_by_op");
+	json_object_begin(jb);
+	static const char *const op_names[4] = {"insert", "update", "delete", "truncate"};
+	for (int op = 0; op < 4; op++)
+		json_member_int(jb, op_names[op], (int64_t)atomic_load(&t->applied_by_op[op]));
+	json_object_end(jb);
 	json_member_int(jb, "partitions", atomic_load(&t->parts_total));
 	json_member_int(jb, "partitions_done", atomic_load(&t->parts_done));
 	char err[TASKSTATE_ERROR_MAX];
 	memcpy(err, t->error, sizeof err);
 	err[sizeof err - 1] = '\0';
 	json_member_string(jb, "error", atomic_load(&t->error_seq) && err[0] ? err : NULL);
+	json_key(jb, "validation");
+	json_object_begin(jb);
+	json_member_string(jb, "state", validation_state_name((validation_state)atomic_load(&t->validation)));
+	json_member_int(jb, "rows_validated", atomic_load(&t->rows_validated));
+	json_member_int(jb, "rows_differing", atomic_load(&t->rows_differing));
+	json_member_int(jb, "validated_at_us", atomic_load(&t->validated_at_us));
 	json_object_end(jb);
+	json_object_end(jb);
+}
+
+/* The lowest position every apply worker has committed: what the target holds for sure. */
+static uint64_t applied_position(const taskstate *ts)
+{
+	uint64_t low = 0;
+	for (int w = 1; w <= ts->n_apply; w++) {
+		uint64_t p = atomic_load(&ts->apply_committed[w]);
+		if (w == 1 || p < low)
+			low = p;
+	}
+	return low;
 }
 
 static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf *jb)
@@ -101,6 +126,11 @@ static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf 
 		json_member_int(jb, "lag_bytes", (int64_t)atomic_load(&ts->lag_bytes));
 		json_member_int(jb, "lag_seconds", atomic_load(&ts->lag_seconds));
 		json_member_int(jb, "spill_bytes", (int64_t)atomic_load(&ts->spill.used));
+		/* Source positions (LSN on PostgreSQL) as integers: received from the source,
+		 * and committed on the target by every apply worker. */
+		json_member_int(jb, "received_position", (int64_t)atomic_load(&ts->received_lsn));
+		json_member_int(jb, "applied_position", (int64_t)applied_position(ts));
+		json_member_int(jb, "changes_captured", (int64_t)atomic_load(&ts->changes_captured));
 	}
 	json_key(jb, "tables");
 	json_array_begin(jb);

@@ -46,7 +46,7 @@ typedef struct apply_proc {
 	pg_apply *a;
 	queue_consumer *q;
 	uint64_t last_seq;          /* last record fed */
-	uint64_t *pending;          /* per table: changes fed since the last commit */
+	uint64_t *pending;          /* [table * 4 + op - 1]: changes fed since the last commit */
 	uint64_t batch_started_ms;  /* when the open batch got its first change; 0 none */
 	bool commit_deferred;       /* a flush waits for the open source transaction's COMMIT */
 } apply_proc;
@@ -100,9 +100,13 @@ static void committed(apply_proc *ap, uint64_t seq)
 {
 	atomic_store(&ap->ts->apply_committed[ap->n], pg_apply_position(ap->a));
 	for (int k = 0; k < ap->ts->n_tables; k++) {
-		if (ap->pending[k]) {
-			atomic_fetch_add(&ap->ts->tables[k].changes_applied, ap->pending[k]);
-			ap->pending[k] = 0;
+		for (int op = 0; op < 4; op++) {
+			uint64_t n = ap->pending[k * 4 + op];
+			if (n == 0)
+				continue;
+			atomic_fetch_add(&ap->ts->tables[k].changes_applied, n);
+			atomic_fetch_add(&ap->ts->tables[k].applied_by_op[op], n);
+			ap->pending[k * 4 + op] = 0;
 		}
 	}
 	if (seq)
@@ -182,7 +186,7 @@ static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 		return fail_apply(ap, err);
 	/* Counted for status once committed; records pg_apply skipped are not. */
 	if (change && position > skip_upto)
-		ap->pending[id - 1]++;
+		ap->pending[(id - 1) * 4 + (p[0] - RECORD_OP_INSERT)]++;
 	if (ap->batch_started_ms == 0 && pg_apply_pending_changes(ap->a) > 0)
 		ap->batch_started_ms = worker_now_ms();
 	/* A deferred flush commits with the transaction's COMMIT record. */
@@ -267,7 +271,7 @@ static int open_all(apply_proc *ap)
 	if (ap->a == NULL)
 		return fail_apply(ap, err);
 	atomic_store(&ap->ts->apply_committed[ap->n], pg_apply_position(ap->a));
-	ap->pending = calloc((size_t)ap->ts->n_tables + 1, sizeof *ap->pending);
+	ap->pending = calloc(((size_t)ap->ts->n_tables + 1) * 4, sizeof *ap->pending);
 	if (ap->pending == NULL)
 		return pg_task_fail(ap->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
 	for (int k = 0; k < ap->ts->n_tables; k++) {
