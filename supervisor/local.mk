@@ -17,6 +17,9 @@ libferry_a_SOURCES += \
 	supervisor/pidfile.c supervisor/pidfile.h \
 	supervisor/pstitle.c supervisor/pstitle.h \
 	supervisor/daemonize.c supervisor/daemonize.h
+libferry_a_SOURCES += supervisor/metrics.c supervisor/metrics.h supervisor/metrics_client.c \
+	supervisor/metrics_http.c supervisor/metrics_http.h supervisor/metrics_page.c supervisor/metrics_page.h \
+	supervisor/metrics_text.c supervisor/metrics_text.h
 
 sbin_PROGRAMS += ferryd
 ferryd_SOURCES = supervisor/ferryd.c
