@@ -96,3 +96,9 @@ INTEGRATION_TESTS = \
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
+
+# -- metrics endpoint: Prometheus text and HTTP parsing
+UNIT_TESTS += t/unit/check_metrics
+t_unit_check_metrics_SOURCES = t/unit/check_metrics.c
+t_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_metrics_LDADD = $(UNIT_LDADD)
