@@ -20,6 +20,7 @@
 
 #include "common/config_keys.h"
 #include "supervisor/control.h"
+#include "supervisor/ferryctl_watch.h"
 #include "supervisor/jsonparse.h"
 
 #ifndef FERRY_VERSION
@@ -32,6 +33,7 @@
 
 #define ANSWER_TIMEOUT_MS 30000
 #define STOP_WAIT_S 60
+#define WATCH_INTERVAL_MS 1000
 #define DEFAULT_DATA_DIR "/var/lib/ferry" /* config_keys.c's default */
 
 typedef struct cli {
@@ -46,7 +48,8 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: ferryctl -c FILE COMMAND\n"
 		     "\n"
 		     "Commands:\n"
-		     "  status [--json] [--watch]   tasks, workers, states; --watch redraws every second\n"
+		     "  status [--json] [--watch]   tasks, workers, tables, lag; --watch: a live view redrawn\n"
+		     "                              every second (ends when ferryd stops, unless on a terminal)\n"
 		     "  stop [--fast]               stop ferryd and wait (at most %d s) until it is gone\n"
 		     "  reload [--json]             make ferryd re-read its configuration file\n"
 		     "\n"
@@ -364,33 +367,9 @@ static int status_once(const cli *c)
 	return EXIT_OK;
 }
 
-static volatile sig_atomic_t interrupted;
-static void on_interrupt(int sig) { interrupted = 1; }
-
-/* Redraws every second until Ctrl-C; a ferryd that goes away is shown, not fatal. */
-static int status_watch(const cli *c)
+static char *fetch_status(void *arg, char *err, size_t errlen)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_interrupt; /* no SA_RESTART: the sleep below must end */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	bool tty = isatty(STDOUT_FILENO);
-	while (!interrupted) {
-		time_t now = time(NULL);
-		char when[64];
-		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&now));
-		if (tty)
-			printf("\033[H\033[2J");
-		printf("Every 1s: ferryctl status    %s\n\n", when);
-		fflush(stdout);
-		status_once(c);
-		if (!tty)
-			printf("\n");
-		struct timespec one_second = {1, 0};
-		nanosleep(&one_second, NULL);
-	}
-	return EXIT_OK;
+	return request(arg, "status", err, errlen);
 }
 
 /* ---- stop ------------------------------------------------------------------------- */
@@ -548,6 +527,11 @@ static int parse_args(cli *c, int argc, char **argv)
 	}
 	if (parse_command_args(c, argc - optind - 1, argv + optind + 1) < 0)
 		return -1;
+	if (c->watch && c->json) {
+		fprintf(stderr, "ferryctl: --watch and --json do not go together (--watch is for people; run "
+				"status --json repeatedly to collect documents)\n");
+		return -1;
+	}
 	if (c->config_path == NULL) {
 		fprintf(stderr, "ferryctl: no configuration file given (-c FILE)\n");
 		return -1;
@@ -566,7 +550,7 @@ int main(int argc, char **argv)
 	if (find_socket(&c) < 0)
 		return EXIT_UNREACHABLE;
 	if (strcmp(c.command, "status") == 0)
-		return c.watch ? status_watch(&c) : status_once(&c);
+		return c.watch ? watch_run(fetch_status, &c, WATCH_INTERVAL_MS) : status_once(&c);
 	if (strcmp(c.command, "stop") == 0)
 		return do_stop(&c);
 	return do_reload(&c);

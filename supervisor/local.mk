@@ -20,6 +20,7 @@ libferry_a_SOURCES += \
 libferry_a_SOURCES += supervisor/metrics.c supervisor/metrics.h supervisor/metrics_client.c \
 	supervisor/metrics_http.c supervisor/metrics_http.h supervisor/metrics_page.c supervisor/metrics_page.h \
 	supervisor/metrics_text.c supervisor/metrics_text.h
+libferry_a_SOURCES += supervisor/ferryctl_watch.c supervisor/ferryctl_watch.h
 
 sbin_PROGRAMS += ferryd
 ferryd_SOURCES = supervisor/ferryd.c

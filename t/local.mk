@@ -102,3 +102,7 @@ UNIT_TESTS += t/unit/check_metrics
 t_unit_check_metrics_SOURCES = t/unit/check_metrics.c
 t_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_metrics_LDADD = $(UNIT_LDADD)
+UNIT_TESTS += t/unit/check_watch
+t_unit_check_watch_SOURCES = t/unit/check_watch.c
+t_unit_check_watch_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_watch_LDADD = $(UNIT_LDADD)
