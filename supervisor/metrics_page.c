@@ -44,8 +44,9 @@ static const struct {
 	const char *name, *type, *help;
 } task_families[] = {
 	{TF_LAG_SECONDS, "ferry_task_lag_seconds", "gauge",
-	 "Seconds between the source commit of the last change applied everywhere and now."},
-	{TF_LAG_BYTES, "ferry_task_lag_bytes", "gauge", "Bytes of source log received but not yet applied."},
+	 "Seconds since the source committed the oldest transaction the target has not committed yet (0: caught "
+	 "up)."},
+	{TF_LAG_BYTES, "ferry_task_lag_bytes", "gauge", "Bytes of source log between what the target has committed and the last commit received."},
 	{TF_SPILL_BYTES, "ferry_task_spill_bytes", "gauge", "Bytes of spill segments on disk (compressed)."},
 	{TF_CAPTURED, "ferry_task_changes_captured_total", "counter",
 	 "Changes read from the source log and handed to the apply workers."},
