@@ -2,6 +2,7 @@
  *   ferryctl -c FILE status [--json] [--watch]
  *   ferryctl -c FILE stop [--fast]
  *   ferryctl -c FILE reload [--json]
+ *   ferryctl -c FILE assess [TASK]     (runs here, needs no ferryd)
  * Exit status: 0 ok, 1 failure reported by ferryd, 2 cannot reach ferryd or bad usage. */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 #include "supervisor/control.h"
 #include "supervisor/ferryctl_watch.h"
 #include "supervisor/jsonparse.h"
+#include "workers/assess.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "unknown"
@@ -39,6 +41,7 @@
 typedef struct cli {
 	const char *config_path;
 	const char *command;
+	const char *task; /* assess TASK */
 	bool json, watch, fast;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } cli;
@@ -52,8 +55,11 @@ static void usage(FILE *out)
 		     "                              every second (ends when ferryd stops, unless on a terminal)\n"
 		     "  stop [--fast]               stop ferryd and wait (at most %d s) until it is gone\n"
 		     "  reload [--json]             make ferryd re-read its configuration file\n"
+		     "  assess [TASK]               pre-migration assessment of every task (or TASK), run from\n"
+		     "                              here without ferryd: every check, nothing changed\n"
 		     "\n"
-		     "Exit status: 0 ok, 1 ferryd reported a failure, 2 ferryd not reachable or bad usage.\n",
+		     "Exit status: 0 ok, 1 ferryd reported a failure (assess: something fails), 2 ferryd not\n"
+		     "reachable or bad usage (assess: could not run).\n",
 		STOP_WAIT_S);
 }
 
@@ -482,6 +488,30 @@ static int do_reload(const cli *c)
 	return success ? EXIT_OK : EXIT_FAILED;
 }
 
+/* ---- assess ----------------------------------------------------------------------- */
+
+/* The same code as `ferryd --assess`, in this process: the whole file is loaded (an
+ * assessment of a file with errors cannot run). */
+static int do_assess(const cli *c)
+{
+	config_diag diag = {0};
+	ferry_config *cfg = config_load(c->config_path, &diag);
+	for (int i = 0; i < diag.warnings.count; i++)
+		fprintf(stderr, "ferryctl: warning: %s\n", diag.warnings.items[i]);
+	for (int i = 0; i < diag.errors.count; i++)
+		fprintf(stderr, "ferryctl: error: %s\n", diag.errors.items[i]);
+	config_diag_free(&diag);
+	if (cfg == NULL) {
+		fprintf(stderr, "ferryctl: %s is not valid: nothing assessed\n", c->config_path);
+		return EXIT_UNREACHABLE;
+	}
+	log_set_process("assess");
+	log_set_level(LOG_LEVEL_WARNING);
+	int rc = assess_run(cfg, c->task, stdout);
+	config_free(cfg);
+	return rc;
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 /* Options after the command: status [--json] [--watch], stop [--fast], reload [--json]. */
@@ -489,12 +519,14 @@ static int parse_command_args(cli *c, int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		bool known = false;
-		if (strcmp(argv[i], "--json") == 0 && strcmp(c->command, "stop") != 0)
+		if (strcmp(argv[i], "--json") == 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "assess") != 0)
 			known = c->json = true;
 		else if (strcmp(argv[i], "--watch") == 0 && strcmp(c->command, "status") == 0)
 			known = c->watch = true;
 		else if (strcmp(argv[i], "--fast") == 0 && strcmp(c->command, "stop") == 0)
 			known = c->fast = true;
+		else if (argv[i][0] != '-' && strcmp(c->command, "assess") == 0 && c->task == NULL)
+			known = (c->task = argv[i]) != NULL;
 		if (!known) {
 			fprintf(stderr, "ferryctl: unknown argument '%s' for %s\n", argv[i], c->command);
 			return -1;
@@ -521,7 +553,8 @@ static int parse_args(cli *c, int argc, char **argv)
 		return -1;
 	}
 	c->command = argv[optind];
-	if (strcmp(c->command, "status") != 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "reload") != 0) {
+	if (strcmp(c->command, "status") != 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "reload") != 0 &&
+	    strcmp(c->command, "assess") != 0) {
 		fprintf(stderr, "ferryctl: unknown command '%s'\n", c->command);
 		return -1;
 	}
@@ -547,6 +580,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_UNREACHABLE;
 	}
+	if (strcmp(c.command, "assess") == 0)
+		return do_assess(&c);
 	if (find_socket(&c) < 0)
 		return EXIT_UNREACHABLE;
 	if (strcmp(c.command, "status") == 0)
