@@ -106,3 +106,5 @@ UNIT_TESTS += t/unit/check_watch
 t_unit_check_watch_SOURCES = t/unit/check_watch.c
 t_unit_check_watch_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_watch_LDADD = $(UNIT_LDADD)
+# visibility: metrics endpoint, status --watch, pre-migration assessment
+INTEGRATION_TESTS += t/integration/150_metrics.sh
