@@ -108,3 +108,4 @@ t_unit_check_watch_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_watch_LDADD = $(UNIT_LDADD)
 # visibility: metrics endpoint, status --watch, pre-migration assessment
 INTEGRATION_TESTS += t/integration/150_metrics.sh
+INTEGRATION_TESTS += t/integration/160_assess.sh

@@ -98,9 +98,11 @@ static void check_selection(assess_task *at)
 {
 	const catalog *cat = at->cat;
 	int64_t rows = 0, bytes = 0;
+	int unknown = 0;
 	for (int i = 0; i < cat->n_tables; i++) {
 		if (!at->selected[i])
 			continue;
+		unknown += cat->tables[i]->est_rows < 0;
 		rows += cat->tables[i]->est_rows > 0 ? cat->tables[i]->est_rows : 0;
 		bytes += cat->tables[i]->est_bytes > 0 ? cat->tables[i]->est_bytes : 0;
 	}
@@ -124,14 +126,17 @@ static void check_selection(assess_task *at)
 		quoted_name(t->schema, t->name, src, sizeof src);
 		quoted_name(ts, tn, dst, sizeof dst);
 		assess_format_bytes(t->est_bytes, tsize, sizeof tsize);
-		strbuf_appendf(&list, "\n%s -> %s: about %" PRId64 " rows, %s", src, dst, t->est_rows > 0 ? t->est_rows : 0,
-			       tsize);
+		if (t->est_rows >= 0)
+			strbuf_appendf(&list, "\n%s -> %s: about %" PRId64 " rows, %s", src, dst, t->est_rows, tsize);
+		else
+			strbuf_appendf(&list, "\n%s -> %s: rows unknown (never analyzed), %s", src, dst, tsize);
 		listed++;
 	}
 	if (at->n_selected > listed)
 		strbuf_appendf(&list, "\n... and %d more", at->n_selected - listed);
-	assess_add(at->report, ASSESS_OK, "tables selected", "%d table%s, about %" PRId64 " rows, %s%s", at->n_selected,
-		   at->n_selected == 1 ? "" : "s", rows, size, strbuf_str(&list));
+	assess_add(at->report, ASSESS_OK, "tables selected", "%d table%s, about %" PRId64 " rows%s, %s%s", at->n_selected,
+		   at->n_selected == 1 ? "" : "s", rows, unknown ? " (some never analyzed: ANALYZE them)" : "", size,
+		   strbuf_str(&list));
 	strbuf_free(&list);
 }
 

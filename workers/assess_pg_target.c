@@ -408,10 +408,13 @@ static void flag_oid_columns(target_ctx *tc)
 				continue;
 			char name[300];
 			quoted(t->schema, t->name, name, sizeof name);
-			assess_add(at->report, ASSESS_WARNING, "column types",
-				   "%s.%s is of type %s: its values are object ids of the source and name other objects "
-				   "(or none) on the target; large objects are not migrated", name, t->columns[c].name,
-				   t->columns[c].type_name);
+			assess_add(at->report, ASSESS_WARNING, "column types", "%s.%s is of type %s: %s", name,
+				   t->columns[c].name, t->columns[c].type_name,
+				   t->columns[c].type_oid == 26
+					   ? "object ids are copied as numbers; large objects they may point to are not "
+					     "migrated"
+					   : "its values are object ids of the source and name other objects (or none) on "
+					     "the target");
 		}
 	}
 }
