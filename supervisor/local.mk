@@ -31,5 +31,5 @@ bin_PROGRAMS += ferryctl
 ferryctl_SOURCES = supervisor/ferryctl.c
 ferryctl_CPPFLAGS = $(AM_CPPFLAGS) -DFERRY_VERSION='"$(PACKAGE_VERSION)"'
 ferryctl_LDADD = $(FERRY_LIBS)
-# the status document and the metrics endpoint, for users and their scripts
-dist_noinst_DATA += doc/status.md doc/metrics.md
+# the status document, the metrics endpoint and the assessment, for users and their scripts
+dist_noinst_DATA += doc/status.md doc/metrics.md doc/assess.md
