@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "ipc/record.h"
 #include "workers/capture_int.h"
+#include "workers/pg_target_check.h"
 #include "workers/idle.h"
 #include "workers/worker_mains.h"
 
@@ -497,9 +498,23 @@ static int wait_load(capture_proc *cp)
 	return PG_TASK_FINISHED;
 }
 
+/* Before the slot and publication exist: target tables the task keeps must fit. */
+static int check_target(capture_proc *cp)
+{
+	char *err = NULL;
+	if (pg_target_check_tables(cp->target->pg, &cp->tables, cp->ctx->task, &err) == 0)
+		return 0;
+	int code = PQstatus(cp->target->pg) == CONNECTION_BAD ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
+	code = pg_task_fail(cp->ctx, code, "target %s: %s", cp->target->name, err ? err : "checking the tables failed");
+	free(err);
+	return code;
+}
+
 static int run(capture_proc *cp)
 {
 	int rc = connect_all(cp);
+	if (rc == 0 && !atomic_load_explicit(&cp->ts->plan_ready, memory_order_acquire))
+		rc = check_target(cp);
 	if (rc == 0 && cp->repl != NULL)
 		rc = prepare_source(cp);
 	if (rc == 0 && !atomic_load_explicit(&cp->ts->plan_ready, memory_order_acquire))

@@ -38,15 +38,22 @@ int pg_task_index(const worker_context *ctx)
 	return (int)(ctx->task - ctx->config->tasks);
 }
 
+/* The log gets the whole message; the status slot what fits. */
 int pg_task_fail(worker_context *ctx, int code, const char *fmt, ...)
 {
-	char message[WORKER_ERROR_MAX];
-	va_list ap;
+	char small[WORKER_ERROR_MAX];
+	va_list ap, again;
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof message, fmt, ap);
+	va_copy(again, ap);
+	int need = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
-	log_error("%s", message);
-	status_set_error(ctx->status, "%s", message);
+	char *whole = need >= (int)sizeof small ? malloc((size_t)need + 1) : NULL;
+	if (whole != NULL)
+		vsnprintf(whole, (size_t)need + 1, fmt, again);
+	va_end(again);
+	log_error("%s", whole ? whole : small);
+	status_set_error(ctx->status, "%s", small);
+	free(whole);
 	return code;
 }
 
