@@ -93,6 +93,7 @@ INTEGRATION_TESTS = \
 	t/integration/050_bad_endpoints.sh \
 	t/integration/060_pg_engines.sh \
 	t/integration/100_pg_to_pg.sh \
+	t/integration/110_pg_cdc_cases.sh \
 	t/integration/120_pg_bad_source_target.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh

@@ -206,10 +206,20 @@ static uint64_t applied_position(capture_proc *cp, int64_t *oldest_us)
 	return applied;
 }
 
+/* taskstate's applied_lsn: as applied_position, but past the received end when idle. */
+static uint64_t applied_through(capture_proc *cp, uint64_t applied, uint64_t received)
+{
+	for (int w = 1; w <= cp->shm->n_apply; w++)
+		if (cp->emitted[w] > atomic_load(&cp->ts->apply_committed[w]))
+			return applied;
+	return received > applied ? received : applied;
+}
+
 static int send_status(capture_proc *cp, bool reply)
 {
 	int64_t oldest_us;
-	uint64_t flush = pg_capture_flush_lsn(cp->conv, applied_position(cp, &oldest_us));
+	uint64_t applied = applied_position(cp, &oldest_us);
+	uint64_t flush = pg_capture_flush_lsn(cp->conv, applied);
 	char err[512];
 	if (pg_capture_send_status(cp->conv, &cp->stream, flush, reply, err, sizeof err) < 0)
 		return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "standby status: %s", err);
@@ -217,6 +227,7 @@ static int send_status(capture_proc *cp, bool reply)
 	pg_capture_get_stats(cp->conv, &st);
 	atomic_store(&cp->ts->received_lsn, st.received_lsn);
 	atomic_store(&cp->ts->flushed_lsn, flush);
+	atomic_store(&cp->ts->applied_lsn, applied_through(cp, applied, st.received_lsn));
 	/* Lag: what the source has sent that the target does not have yet. */
 	uint64_t end = st.last_commit_end > flush ? st.last_commit_end : flush;
 	atomic_store(&cp->ts->lag_bytes, end > flush ? end - flush : 0);
