@@ -319,6 +319,7 @@ static int connect_all(capture_proc *cp)
 static int prepare_source(capture_proc *cp)
 {
 	pg_capture_source src = {.schemas = cp->sel.schemas, .names = cp->sel.names, .n_tables = cp->sel.n,
+				 .filters = cp->sel.filters,
 				 .publication = cp->ctx->task->publication, .slot = cp->ctx->task->slot_name};
 	char *err = NULL;
 	endpoint_result r = pg_capture_prepare(cp->source->pg, cp->repl, &src, &cp->prep, &err);

@@ -4,7 +4,8 @@
 # query after the stream drains: an UPDATE that leaves TOASTed columns unchanged (their
 # target values must stay, never a placeholder), a partitioned table (migrated as its
 # parent, rows moving between partitions), primary-key updates, TRUNCATE, one
-# transaction updating 1M rows (capture and apply memory stays bounded), then a restart
+# transaction updating 1M rows, a row filter (full load and CDC: rows outside it never
+# reach the target) (capture and apply memory stays bounded), then a restart
 # of the source server and of the target server while changes go on.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 require_ferry_binaries
@@ -28,6 +29,8 @@ CREATE TABLE keyed (id int PRIMARY KEY, v text UNIQUE);
 INSERT INTO keyed SELECT g, 'k' || g FROM generate_series(1, 1000) g;
 CREATE TABLE trunc_me (id int PRIMARY KEY, v text);
 INSERT INTO trunc_me SELECT g, 't' || g FROM generate_series(1, 500) g;
+CREATE TABLE filtered (id int PRIMARY KEY, v text);
+INSERT INTO filtered SELECT g, 'f' || g FROM generate_series(1, 1000) g;
 CREATE TABLE huge (id int PRIMARY KEY, v int NOT NULL);
 INSERT INTO huge SELECT g, 0 FROM generate_series(1, 1000000) g;
 ANALYZE;
@@ -40,14 +43,17 @@ ini=$TEST_TMP/cases.ini
 write_ferry_ini "$ini"
 ini_endpoint "$ini" pgsrc src
 ini_endpoint "$ini" pgdst dst
-ini_task "$ini" cases pgsrc pgdst load_workers=2 apply_workers=2 "ring_size=${ring_mb}MB" 'include=public.*'
+ini_task "$ini" cases pgsrc pgdst load_workers=2 apply_workers=2 "ring_size=${ring_mb}MB" 'include=public.*' \
+	'filter=public.filtered: id % 2 = 0'
 logdir=$(ferry_log_dir "$ini")
 watch_log "$logdir"/*.log
 
-tables=(toasty parted keyed trunc_me huge)
+tables=(toasty parted keyed trunc_me huge filtered)
 table_md5() {  # table_md5 SERVER TABLE
+	local where=""
+	[[ $1 == src && $2 == filtered ]] && where="WHERE id % 2 = 0"
 	pg_sql "$1" "SELECT count(*) || ':' || coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '-')
-	             FROM (SELECT * FROM $2) r"
+	             FROM (SELECT * FROM $2 $where) r"
 }
 tables_equal() {
 	local t
@@ -78,7 +84,8 @@ all_in_sync() {
 	[[ $(jq_status "$ini" '[.tasks[].tables[] | select(.state != "in-sync")] | length') == 0 ]]
 }
 ok "every table is in sync" wait_until 60 all_in_sync
-is "$(jq_status "$ini" '.tasks[].tables | length')" 5 "the partitioned table is one table (its parent)"
+is "$(pg_sql dst "SELECT count(*) FROM filtered")" 500 "filtered: the full load took the rows inside the filter"
+is "$(jq_status "$ini" '.tasks[].tables | length')" 6 "the partitioned table is one table (its parent)"
 is "$(jq_status "$ini" '.tasks[].tables[] | select(.name == "\"public\".\"parted\"") | .rows_loaded')" 2000 \
 	"parted: its partitions' rows loaded as the parent's"
 is "$(pg_sql dst "SELECT count(*) FROM pg_inherits WHERE inhparent = 'parted'::regclass")" 2 \
@@ -93,11 +100,14 @@ src_sql "UPDATE parted SET v = v + 1 WHERE id % 10 = 0;
 src_sql "UPDATE keyed SET id = id + 100000 WHERE id <= 100;
 	UPDATE keyed SET id = -id, v = v || '!' WHERE id BETWEEN 500 AND 510;
 	UPDATE keyed SET v = 'k' || id WHERE id = -505" >/dev/null
+src_sql "INSERT INTO filtered SELECT g, 'new' FROM generate_series(1001, 1100) g;
+	UPDATE filtered SET v = v || '*' WHERE id <= 100; DELETE FROM filtered WHERE id BETWEEN 200 AND 219" >/dev/null
 src_sql "TRUNCATE trunc_me; INSERT INTO trunc_me VALUES (1, 'after the truncate')" >/dev/null
 ok "one transaction updates 1M rows" src_sql "UPDATE huge SET v = v + 1"
 ok "the stream drains and every table is equal" wait_until 120 synced || report_differences
 is "$(pg_sql dst "SELECT count(*) FROM toasty WHERE small > 1000 AND length(doc) = 12800 AND length(blob) = 6400")" 40 \
 	"toasty: unchanged TOASTed values stayed as they were"
+is "$(pg_sql dst "SELECT count(*) FROM filtered WHERE id % 2 = 1")" 0 "filtered: no change outside the filter arrived"
 is "$(pg_sql dst "SELECT count(*) FROM keyed WHERE id > 100000")" 100 "keyed: the key updates moved the rows"
 is "$(pg_sql dst "SELECT string_agg(v, ',') FROM trunc_me")" "after the truncate" "trunc_me: truncated, then the new row"
 is "$(pg_sql dst "SELECT count(*) FROM huge WHERE v = 1")" 1000000 "huge: every row of the 1M-row transaction"

@@ -29,7 +29,7 @@ pg_sql src "CREATE ROLE norepl LOGIN PASSWORD '$SRC_PASSWORD';
 	CREATE ROLE noselect LOGIN REPLICATION PASSWORD '$SRC_PASSWORD';
 	GRANT SELECT ON items TO noselect;" >/dev/null || BAIL_OUT "cannot create roles"
 # Target schemas, one database each, so one task's leftovers cannot hide another's.
-for db in d_repl d_norepl d_nosel d_shape d_missing d_good; do
+for db in d_repl d_norepl d_nosel d_shape d_missing d_filter d_good; do
 	pg_sql dst "CREATE DATABASE $db OWNER ferry" >/dev/null || BAIL_OUT "cannot create database $db"
 done
 PGDATABASE=d_shape pg_sql dst "SET ROLE ferry;
@@ -42,7 +42,7 @@ ini_endpoint "$ini" pgsrc src
 ini_endpoint "$ini" pgrep rep
 ini_endpoint "$ini" pgnorepl src user=norepl
 ini_endpoint "$ini" pgnosel src user=noselect
-for db in d_repl d_norepl d_nosel d_shape d_missing d_good; do
+for db in d_repl d_norepl d_nosel d_shape d_missing d_filter d_good; do
 	ini_endpoint "$ini" "t_$db" dst "dbname=$db"
 done
 sel=("include=public.items" "include=public.secret")
@@ -51,6 +51,9 @@ ini_task "$ini" norepl pgnorepl t_d_norepl "${sel[@]}"
 ini_task "$ini" nosel pgnosel t_d_nosel "${sel[@]}"
 ini_task "$ini" shape pgsrc t_d_shape "include=public.items" target_table_prep=nothing create_tables=no
 ini_task "$ini" missing pgsrc t_d_missing "include=public.items" target_table_prep=truncate create_tables=no
+# A row filter on a column outside the replica identity: the source would refuse UPDATE
+# and DELETE on items once the publication has it.
+ini_task "$ini" filter pgsrc t_d_filter "include=public.items" "filter=public.items: price > 10"
 ini_task "$ini" good pgsrc t_d_good "include=public.items"
 logdir=$(ferry_log_dir "$ini")
 watch_log "$logdir"/*.log
@@ -93,6 +96,9 @@ like_file "$logdir/capture-shape.log" "ERROR .*column extra: only on the target"
 is "$(PGDATABASE=d_shape pg_sql dst "SELECT count(*) FROM items")" 0 "shape: the target table was left as it was"
 check_refused missing src d_missing "Target table \"public\".\"items\" does not exist" "create_tables = no"
 
+check_refused filter src d_filter "filter on public.items" "REPLICA IDENTITY FULL"
+ok "filter: the source still takes UPDATE and DELETE on items" \
+	pg_sql src "UPDATE items SET price = price WHERE id = 1; DELETE FROM items WHERE id = -1"
 ok "good: the task next to them reaches cdc" wait_until 60 in_phase good cdc
 good_synced() {
 	[[ $(PGDATABASE=d_good pg_sql dst "SELECT count(*) FROM items") == 1000 ]]
