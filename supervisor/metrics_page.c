@@ -53,7 +53,7 @@ static const struct {
 	{TF_RECEIVED, "ferry_task_received_position", "gauge",
 	 "Furthest source log position received (PostgreSQL: LSN as an integer)."},
 	{TF_APPLIED, "ferry_task_applied_position", "gauge",
-	 "Source log position every apply worker has committed on the target."},
+	 "Source log position before which every source commit is on the target (moves on an idle source)."},
 };
 
 static int64_t task_figure_value(const taskstate *ts, task_figure f)
@@ -64,7 +64,7 @@ static int64_t task_figure_value(const taskstate *ts, task_figure f)
 	case TF_SPILL_BYTES: return (int64_t)atomic_load(&ts->spill.used);
 	case TF_CAPTURED: return (int64_t)atomic_load(&ts->changes_captured);
 	case TF_RECEIVED: return (int64_t)atomic_load(&ts->received_lsn);
-	case TF_APPLIED: return (int64_t)statusdoc_applied_position(ts);
+	case TF_APPLIED: return (int64_t)atomic_load(&ts->applied_lsn);
 	}
 	return 0;
 }

@@ -5,11 +5,10 @@
  *     are made with CREATE SCHEMA IF NOT EXISTS, which PostgreSQL checks even when the
  *     schema exists), CREATE on existing target schemas tables will be created in;
  *   - bookkeeping: an existing schema ferry and its tables are usable;
- *   - target tables: per selected table, by target_table_prep and create_tables:
- *     missing ones that will not be created, tables to drop that the user does not own,
- *     kept tables (truncate, nothing, cdc) with another shape than the source (columns
- *     and types compared by catalog_table_shape_diff) or without the privileges loading
- *     and applying need, kept tables that already hold rows under nothing;
+ *   - target tables: per selected table, the verdict of the start's own target check
+ *     (pg_target_check_table: missing and not created, or kept with another shape),
+ *     then what the user needs: ownership of tables to drop, the privileges loading and
+ *     applying need on kept tables; kept tables that already hold rows under nothing;
  *   - column types: user-defined types (other than enums, which are created) of tables
  *     to be created must exist on the target; columns holding object ids are flagged. */
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include "workers/assess_pg.h"
 #include "workers/pg_catalog.h"
+#include "workers/pg_target_check.h"
 
 #define PG_FIRST_USER_OID 16384u
 #define LIST_MAX 10
@@ -209,27 +209,20 @@ static bool has_rows(target_ctx *tc, const char *name)
 	return rows;
 }
 
-/* A kept table: its shape, privileges and rows. */
-static void check_kept(target_ctx *tc, int i, const PGresult *res, int row, const char *name)
+/* A kept table: its shape (the verdict's differences), privileges and rows. */
+static void check_kept(target_ctx *tc, const PGresult *res, int row, const char *name, pg_target_verdict v,
+		       strbuf *why)
 {
 	assess_task *at = tc->at;
-	const catalog_table *src = at->cat->tables[i];
-	const char *ts, *tn;
-	catalog_map_table(at->map, src, &ts, &tn);
-	const catalog_table *dst = tc->tcat ? catalog_find_table(tc->tcat, ts, tn) : NULL;
-	if (dst != NULL) {
-		strbuf why = STRBUF_INIT;
-		int diffs = catalog_table_shape_diff(src, at->map, dst, &why);
-		while (why.len > 0 && why.data[why.len - 1] == '\n')
-			why.data[--why.len] = '\0';
-		if (diffs > 0)
-			assess_add(at->report, ASSESS_FAIL, "target tables",
-				   "%s exists with another shape than the source (%d difference%s); with target_table_prep "
-				   "= %s it is kept as it is: change it to match, or use target_table_prep = drop\n%s", name,
-				   diffs, diffs == 1 ? "" : "s",
-				   at->task->target_table_prep == TABLE_PREP_TRUNCATE ? "truncate" : "nothing",
-				   strbuf_str(&why));
-		strbuf_free(&why);
+	if (v == PG_TARGET_OTHER_SHAPE) {
+		while (why->len > 0 && why->data[why->len - 1] == '\n')
+			why->data[--why->len] = '\0';
+		const char *prep = !tc->full ? "migration_type = cdc"
+				   : at->task->target_table_prep == TABLE_PREP_TRUNCATE ? "target_table_prep = truncate"
+											 : "target_table_prep = nothing";
+		assess_add(at->report, ASSESS_FAIL, "target tables",
+			   "%s exists with another shape than the source; with %s it is kept as it is: change it to "
+			   "match%s\n%s", name, prep, tc->full ? ", or use target_table_prep = drop" : "", strbuf_str(why));
 	}
 	char missing[64];
 	missing_privileges(tc, res, row, missing, sizeof missing);
@@ -247,44 +240,43 @@ typedef struct table_counts {
 	strbuf drops;
 } table_counts;
 
-/* One selected table: what the task will do with its target, and whether it can. */
+/* One selected table: what the task's start will do with its target (the verdict of
+ * the start's own target check), and whether this user can. */
 static void check_target_table(target_ctx *tc, int i, const PGresult *res, int row, table_counts *n)
 {
 	assess_task *at = tc->at;
-	const task_config *task = at->task;
 	const char *ts, *tn;
 	catalog_map_table(at->map, at->cat->tables[i], &ts, &tn);
 	char name[300];
 	quoted(ts, tn, name, sizeof name);
 	int before = at->report->n, fails = 0;
-	bool exists = t_at(res, row, 0);
-	if (!exists && !tc->full)
+	strbuf why = STRBUF_INIT;
+	pg_target_verdict v = pg_target_check_table(at->cat->tables[i], at->map, tc->tcat, at->task, &why);
+	if (v == PG_TARGET_MISSING && !tc->full)
 		assess_add(at->report, ASSESS_FAIL, "target tables",
 			   "%s does not exist: migration_type = cdc copies and creates no table; create and fill it "
 			   "first, or use full-load-and-cdc", name);
-	else if (!exists && !task->create_tables)
+	else if (v == PG_TARGET_MISSING)
 		assess_add(at->report, ASSESS_FAIL, "target tables",
 			   "%s does not exist and create_tables = no: create it, or set create_tables = yes", name);
-	else if (!exists)
-		tc->create[i] = true;
-	else if (tc->full && task->target_table_prep == TABLE_PREP_DROP && !t_at(res, row, 1))
+	else if (v == PG_TARGET_REPLACE && !t_at(res, row, 1))
 		assess_add(at->report, ASSESS_FAIL, "target tables",
 			   "%s must be dropped (target_table_prep = drop) but belongs to \"%s\": ALTER TABLE %s OWNER TO "
 			   "\"%s\", or use target_table_prep = truncate", name, PQgetvalue(res, row, 2), name,
 			   tc->user ? tc->user : "?");
-	else if (tc->full && task->target_table_prep == TABLE_PREP_DROP) {
-		tc->create[i] = true;
-		if (n->dropped++ < LIST_MAX)
-			strbuf_appendf(&n->drops, "%s%s", n->dropped > 1 ? ", " : "", name);
-	} else
-		check_kept(tc, i, res, row, name);
+	else if (v == PG_TARGET_REPLACE && n->dropped++ < LIST_MAX)
+		strbuf_appendf(&n->drops, "%s%s", n->dropped > 1 ? ", " : "", name);
+	else if (v == PG_TARGET_KEEP || v == PG_TARGET_OTHER_SHAPE)
+		check_kept(tc, res, row, name, v, &why);
+	strbuf_free(&why);
+	tc->create[i] = v == PG_TARGET_CREATE || v == PG_TARGET_REPLACE;
 	for (int k = before; k < at->report->n; k++)
 		fails += at->report->items[k].level == ASSESS_FAIL;
 	if (fails > 0)
 		n->failed++;
-	else if (exists && !tc->create[i])
+	else if (v == PG_TARGET_KEEP)
 		n->kept++;
-	else if (!exists)
+	else if (v == PG_TARGET_CREATE)
 		n->created++;
 }
 

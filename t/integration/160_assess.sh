@@ -79,13 +79,7 @@ like "$shape" 'column extra: only on the target, NOT NULL' "the shape's differen
 like "$out" 'assessment: 1 of 1 task would fail' "the summary says it fails"
 
 # wal_level = replica needs a restart of the source.
-pg_sql src "ALTER SYSTEM SET wal_level = replica" >/dev/null
-restart_src() {
-	local data=$TEST_TMP/pg-src/data
-	_as_pg pg_ctl -D "$data" -w -t 60 restart >/dev/null 2>&1 || return 1
-	_pg_pid[src]=$(head -n 1 "$data/postmaster.pid")  # the harness stops this one at the end
-}
-ok "the source restarts with wal_level = replica" restart_src
+ok "the source restarts with wal_level = replica" restart_pg src wal_level=replica
 is "$(pg_sql src "SHOW wal_level")" replica "the source has wal_level = replica"
 assess "$good"
 is "$rc" 1 "wal_level = replica: exit 1"
