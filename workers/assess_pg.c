@@ -89,8 +89,8 @@ static void run_preflight(assess_task *at, pg_source_state *ps)
 		assess_add(at->report, ASSESS_NOT_RUN, "source checks", "out of memory");
 		return;
 	}
-	pg_capture_source src = {.schemas = sel.schemas, .names = sel.names, .n_tables = sel.n,
-				 .publication = at->task->publication, .slot = at->task->slot_name};
+	pg_capture_source src = {.schemas = sel.schemas, .names = sel.names, .filters = sel.filters,
+				 .n_tables = sel.n, .publication = at->task->publication, .slot = at->task->slot_name};
 	findings f = {0};
 	endpoint_result r = pg_capture_assess(ps->conn->pg, &src, collect, &f);
 	if (sel.n == 0) {
@@ -105,6 +105,55 @@ static void run_preflight(assess_task *at, pg_source_state *ps)
 			   "the connection to the source was lost during the checks: run the assessment again");
 	free_findings(&f);
 	capture_selection_free(&sel);
+}
+
+/* One filtered table: the filter must be valid on the source (tried in a query that
+ * reads no row); for CDC it may use only replica-identity columns, which the server
+ * checks only once the table is published (the start probes it then). */
+static void check_filter(assess_task *at, PGconn *conn, const catalog_table *t, const char *filter, int *fails)
+{
+	strbuf sql = STRBUF_INIT, name = STRBUF_INIT;
+	sql_append_pg_qualified(&name, t->schema, t->name);
+	strbuf_appendf(&sql, "SELECT 1 FROM %s WHERE %s LIMIT 0", strbuf_str(&name), filter);
+	PGresult *res = strbuf_failed(&sql) ? NULL : PQexec(conn, strbuf_str(&sql));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char *msg = strdup(PQerrorMessage(conn));
+		for (char *c = msg; c && *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		assess_add(at->report, ASSESS_FAIL, "row filters", "the filter on %s does not work on the source: %s; "
+			   "correct the task's filter line", strbuf_str(&name), msg ? msg : "out of memory");
+		free(msg);
+		(*fails)++;
+	} else if (at->task->migration_type != MIGRATION_FULL_LOAD && t->replica_identity != CATALOG_RI_FULL) {
+		assess_add(at->report, ASSESS_WARNING, "row filters",
+			   "the filter on %s may use only its replica identity (key) columns for CDC, or the source "
+			   "refuses UPDATE and DELETE on it once published; the task's start checks it and refuses "
+			   "otherwise: filter on key columns, or ALTER TABLE %s REPLICA IDENTITY FULL", strbuf_str(&name),
+			   strbuf_str(&name));
+	}
+	PQclear(res);
+	strbuf_free(&sql);
+	strbuf_free(&name);
+}
+
+static void check_filters(assess_task *at, pg_source_state *ps)
+{
+	const pg_task_tables *tt = &ps->tables;
+	int n = 0, fails = 0;
+	bool cdc = at->task->migration_type != MIGRATION_FULL_LOAD;
+	for (int i = 0; i < tt->cat->n_tables; i++) {
+		if (!ps->selected[i] || tt->resolved[i].filter == NULL)
+			continue;
+		n++;
+		check_filter(at, ps->conn->pg, tt->cat->tables[i], tt->resolved[i].filter, &fails);
+	}
+	if (n > 0 && cdc && PQserverVersion(ps->conn->pg) < 150000)
+		assess_add(at->report, ASSESS_FAIL, "row filters",
+			   "row filters on a cdc task need PostgreSQL 15 or later on the source (publication row "
+			   "filters): remove the filter, or use migration_type = full-load");
+	else if (n > 0 && fails == 0)
+		assess_add(at->report, ASSESS_OK, "row filters", "%d filter%s valid on the source", n, n == 1 ? "" : "s");
 }
 
 static void pg_source(assess_task *at)
@@ -134,6 +183,7 @@ static void pg_source(assess_task *at)
 		if ((ps->selected[i] = pg_task_table_selected(&ps->tables, i)))
 			at->n_selected++;
 	run_preflight(at, ps);
+	check_filters(at, ps);
 	at->cat = cat;
 	at->selected = ps->selected;
 	at->map = &ps->tables.map;

@@ -3,8 +3,8 @@
 # Pre-migration assessment (`ferryd --assess`, `ferryctl assess`): a good PostgreSQL ->
 # PostgreSQL setup passes (exit 0) with the same report from both commands; a user
 # without REPLICATION, a table without key, a target table of another shape kept by
-# target_table_prep = nothing, and wal_level = replica are each a FAIL naming what to
-# fix (exit 1); a full-load task does not need logical replication; a MySQL source is
+# target_table_prep = nothing, a row filter the source cannot run, and wal_level =
+# replica are each a FAIL naming what to fix (exit 1); a full-load task does not need logical replication; a MySQL source is
 # reported as not assessable yet (exit 2), as is a broken file; and nothing was created
 # on either server: no slot, no publication, no schema, no table.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
@@ -62,7 +62,8 @@ is "$ctl_out" "$out" "ferryctl assess prints the same report"
 
 # --- what must be fixed --------------------------------------------------------------------
 bad=$TEST_TMP/bad.ini
-SRC_USER=norepl config "$bad" target_table_prep=nothing create_tables=yes 'include=public.*'
+SRC_USER=norepl config "$bad" target_table_prep=nothing create_tables=yes 'include=public.*' \
+	'filter=public.orders: no_such_column > 0'
 assess "$bad"
 is "$rc" 1 "problems: exit 1"
 like "$(line 'REPLICATION privilege' FAIL)" 'user "norepl" lacks the REPLICATION privilege: ALTER ROLE "norepl" REPLICATION' \
@@ -76,6 +77,8 @@ like "$shape" 'target_table_prep = nothing it is kept as it is: change it to mat
 	"a target table of another shape under nothing: named, with what to do"
 like "$shape" 'column id: type integer on the source, bigint on the target' "the shape's differences are listed (type)"
 like "$shape" 'column extra: only on the target, NOT NULL' "the shape's differences are listed (extra column)"
+like "$(line 'row filters' FAIL)" 'the filter on "public"\."orders" does not work on the source: .*no_such_column' \
+	"a filter the source cannot run: named, with the server's reason"
 like "$out" 'assessment: 1 of 1 task would fail' "the summary says it fails"
 
 # wal_level = replica needs a restart of the source.
