@@ -76,7 +76,7 @@ typedef struct frame {
 	watch_state *st;
 	const watch_style *style;
 	strbuf *out;
-	double now, dt;       /* dt: seconds since the previous sample; 0 = none */
+	double dt;            /* seconds since the previous sample; 0 = none */
 	watch_sample *next;   /* this frame's samples */
 	int n_next, cap_next;
 	int cursor;           /* where the previous frame's next table probably is */
@@ -286,8 +286,7 @@ static void render_task(frame *f, const json_value *task)
 
 void watch_render(watch_state *st, const json_value *doc, double now_s, const watch_style *style, strbuf *out)
 {
-	frame f = {.st = st, .style = style, .out = out, .now = now_s,
-		   .dt = st->prev_time > 0 ? now_s - st->prev_time : 0};
+	frame f = {.st = st, .style = style, .out = out, .dt = st->prev_time > 0 ? now_s - st->prev_time : 0};
 	const json_value *d = json_get(doc, "ferryd");
 	char up[32];
 	watch_format_duration(json_get_number(d, "uptime_s", 0), up, sizeof up);
@@ -413,7 +412,7 @@ static int watch_once(watch_fetch_fn fetch, void *arg, watch_state *st, bool tty
 	frame_header(&out, interval_ms);
 	int go_on = 1;
 	if (doc != NULL) {
-		watch_style style = {.ansi = tty, .width = 0};
+		watch_style style = {.ansi = tty};
 		watch_render(st, doc, monotonic_s(), &style, &out);
 		(*frames)++;
 	} else if (tty) {

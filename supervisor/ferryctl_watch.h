@@ -30,8 +30,7 @@ typedef struct watch_state {
 } watch_state;
 
 typedef struct watch_style {
-	bool ansi; /* colours and bold */
-	int width; /* cut lines to this many columns; 0 = never */
+	bool ansi; /* colours and bold (a terminal; lines are cut to its width when drawn) */
 } watch_style;
 
 /* One frame for the status document doc taken at now_s (monotonic seconds), appended

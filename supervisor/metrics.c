@@ -96,6 +96,15 @@ static void bind_failed(const char *address, const char *where, int err_no, char
 		 hint);
 }
 
+/* A host listed twice (/etc/hosts) resolves to the same address twice: bound once. */
+static bool seen_before(const struct addrinfo *list, const struct addrinfo *ai)
+{
+	for (const struct addrinfo *p = list; p != ai; p = p->ai_next)
+		if (p->ai_addrlen == ai->ai_addrlen && memcmp(p->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
+			return true;
+	return false;
+}
+
 /* Binds every address of host:port into fds; the count, or -1 with err (nothing open). */
 static int bind_address(const char *address, int *fds, char *err, size_t errlen)
 {
@@ -114,6 +123,8 @@ static int bind_address(const char *address, int *fds, char *err, size_t errlen)
 	int n = 0, first_errno = 0;
 	char first_where[sizeof where] = "";
 	for (const struct addrinfo *ai = res; ai != NULL && n < METRICS_MAX_LISTENERS; ai = ai->ai_next) {
+		if (seen_before(res, ai))
+			continue;
 		describe(ai, where, sizeof where);
 		int fd = listen_on(ai);
 		if (fd >= 0) {

@@ -108,8 +108,8 @@ static void check_selection(assess_task *at)
 	}
 	if (at->n_selected == 0) {
 		assess_add(at->report, ASSESS_FAIL, "tables selected",
-			   "no table of the source is selected (%d found outside the system schemas): check the task's "
-			   "include and exclude rules", cat->n_tables);
+			   "no table of the source is selected: check the task's include and exclude rules (names are "
+			   "matched exactly, as the source spells them: schema.table)");
 		return;
 	}
 	char size[32];

@@ -43,15 +43,26 @@ static void collect(void *arg, pg_capture_check check, pg_capture_finding kind, 
 	f->items[f->n++] = (finding){check, kind, strdup(text)};
 }
 
+static bool is_table_check(pg_capture_check c)
+{
+	return c == PG_CHECK_TABLES || c == PG_CHECK_SELECT || c == PG_CHECK_REPLICA_IDENTITY || c == PG_CHECK_PUBLICATION;
+}
+
 /* Per check, in the preflight's order: problems (FAIL), warnings, or OK with what it
- * saw. A full-load task needs no logical replication: those checks are SKIP. */
-static void report_findings(assess_task *at, const findings *f)
+ * saw. A full-load task needs no logical replication: those checks are SKIP. Without
+ * any table selected the table checks have nothing to look at (the common "tables
+ * selected" check fails instead). */
+static void report_findings(assess_task *at, const findings *f, bool no_tables)
 {
 	bool full_load = at->task->migration_type == MIGRATION_FULL_LOAD;
 	for (int c = 0; c < PG_CHECK_COUNT; c++) {
 		const char *name = pg_capture_check_name((pg_capture_check)c);
 		if (full_load && pg_capture_check_cdc_only((pg_capture_check)c)) {
 			assess_add(at->report, ASSESS_SKIP, name, "not needed: migration_type = full-load reads no log");
+			continue;
+		}
+		if (no_tables && is_table_check((pg_capture_check)c)) {
+			assess_add(at->report, ASSESS_SKIP, name, "no table is selected");
 			continue;
 		}
 		int bad = 0;
@@ -80,8 +91,7 @@ static void free_findings(findings *f)
 	free(f->items);
 }
 
-/* The preflight over the selected tables. With none selected its table checks would
- * only repeat the common "tables selected" failure: the server checks still run. */
+/* The preflight over the selected tables (with none, its server checks still count). */
 static void run_preflight(assess_task *at, pg_source_state *ps)
 {
 	capture_selection sel = {0};
@@ -93,13 +103,7 @@ static void run_preflight(assess_task *at, pg_source_state *ps)
 				 .n_tables = sel.n, .publication = at->task->publication, .slot = at->task->slot_name};
 	findings f = {0};
 	endpoint_result r = pg_capture_assess(ps->conn->pg, &src, collect, &f);
-	if (sel.n == 0) {
-		for (int i = 0; i < f.n; i++)
-			if (f.items[i].check == PG_CHECK_TABLES || f.items[i].check == PG_CHECK_SELECT ||
-			    f.items[i].check == PG_CHECK_REPLICA_IDENTITY || f.items[i].check == PG_CHECK_PUBLICATION)
-				f.items[i].kind = PG_FINDING_NOTE;
-	}
-	report_findings(at, &f);
+	report_findings(at, &f, sel.n == 0);
 	if (r == ENDPOINT_TRANSIENT && PQstatus(ps->conn->pg) == CONNECTION_BAD)
 		assess_add(at->report, ASSESS_NOT_RUN, "source checks",
 			   "the connection to the source was lost during the checks: run the assessment again");

@@ -81,6 +81,14 @@ like "$(line 'row filters' FAIL)" 'the filter on "public"\."orders" does not wor
 	"a filter the source cannot run: named, with the server's reason"
 like "$out" 'assessment: 1 of 1 task would fail' "the summary says it fails"
 
+none=$TEST_TMP/none.ini
+config "$none" 'include=nosuchschema.*'
+assess "$none"
+is "$rc" 1 "rules that select nothing: exit 1"
+like "$(line 'tables selected' FAIL)" 'no table of the source is selected: check the task.s include and exclude rules' \
+	"rules that select nothing: said once, with what to check"
+is "$(grep -c '^  FAIL ' <<<"$out")" 1 "and nothing else fails for it"
+
 # wal_level = replica needs a restart of the source.
 ok "the source restarts with wal_level = replica" restart_pg src wal_level=replica
 is "$(pg_sql src "SHOW wal_level")" replica "the source has wal_level = replica"
