@@ -2,6 +2,7 @@
  *   ferryctl -c FILE status [--json] [--watch]
  *   ferryctl -c FILE stop [--fast]
  *   ferryctl -c FILE reload [--json]
+ *   ferryctl -c FILE validate | cutover ...   (supervisor/ferryctl_db.h)
  * Exit status: 0 ok, 1 failure reported by ferryd, 2 cannot reach ferryd or bad usage. */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 
 #include "common/config_keys.h"
 #include "supervisor/control.h"
+#include "supervisor/ferryctl_db.h"
 #include "supervisor/jsonparse.h"
 
 #ifndef FERRY_VERSION
@@ -49,6 +51,11 @@ static void usage(FILE *out)
 		     "  status [--json] [--watch]   tasks, workers, states; --watch redraws every second\n"
 		     "  stop [--fast]               stop ferryd and wait (at most %d s) until it is gone\n"
 		     "  reload [--json]             make ferryd re-read its configuration file\n"
+		     "  validate [TASK] [--table SCHEMA.TABLE] [--json] [--limit N]\n"
+		     "                              compare source and target rows: exit 0 equal, 1 differences\n"
+		     "  cutover TASK [--wait-for-quiet] [--timeout SECONDS] [--json]\n"
+		     "                              zero lag, sequences past the maximum, final validation:\n"
+		     "                              exit 0 go, 1 no-go\n"
 		     "\n"
 		     "Exit status: 0 ok, 1 ferryd reported a failure, 2 ferryd not reachable or bad usage.\n",
 		STOP_WAIT_S);
@@ -542,6 +549,8 @@ static int parse_args(cli *c, int argc, char **argv)
 		return -1;
 	}
 	c->command = argv[optind];
+	if (ferryctl_is_db_command(c->command))
+		return c->config_path ? 0 : (fprintf(stderr, "ferryctl: no configuration file given (-c FILE)\n"), -1);
 	if (strcmp(c->command, "status") != 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "reload") != 0) {
 		fprintf(stderr, "ferryctl: unknown command '%s'\n", c->command);
 		return -1;
@@ -563,6 +572,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_UNREACHABLE;
 	}
+	if (ferryctl_is_db_command(c.command))
+		return ferryctl_db_command(c.config_path, c.command, argc - optind - 1, argv + optind + 1);
 	if (find_socket(&c) < 0)
 		return EXIT_UNREACHABLE;
 	if (strcmp(c.command, "status") == 0)

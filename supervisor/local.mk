@@ -27,3 +27,7 @@ bin_PROGRAMS += ferryctl
 ferryctl_SOURCES = supervisor/ferryctl.c
 ferryctl_CPPFLAGS = $(AM_CPPFLAGS) -DFERRY_VERSION='"$(PACKAGE_VERSION)"'
 ferryctl_LDADD = $(FERRY_LIBS)
+# -- ferryctl validate and cutover (they run in ferryctl's process)
+libferry_a_SOURCES += supervisor/control_client.c supervisor/control_client.h
+ferryctl_SOURCES += supervisor/ferryctl_db.c supervisor/ferryctl_db.h supervisor/ferryctl_db_int.h \
+	supervisor/ferryctl_validate.c supervisor/ferryctl_cutover.c

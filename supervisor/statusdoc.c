@@ -130,6 +130,10 @@ static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf 
 		 * and committed on the target by every apply worker. */
 		json_member_int(jb, "received_position", (int64_t)atomic_load(&ts->received_lsn));
 		json_member_int(jb, "applied_position", (int64_t)applied_position(ts));
+		/* The position before which the target holds every change of the source (what
+		 * capture confirms to the source): unlike applied_position it moves while an
+		 * apply worker has nothing to do. Validation waits on it. */
+		json_member_int(jb, "confirmed_position", (int64_t)atomic_load(&ts->flushed_lsn));
 		json_member_int(jb, "changes_captured", (int64_t)atomic_load(&ts->changes_captured));
 	}
 	json_key(jb, "tables");
