@@ -20,3 +20,4 @@ libferry_a_SOURCES += workers/validate_model.c workers/validate_model.h workers/
 	workers/validate_int.h workers/validate_run.c workers/validate_table.c workers/validate_table.h \
 	workers/validate_leaf.c workers/pg_validate.c workers/pg_validate.h \
 	workers/pg_validate_task.c workers/pg_validate_task.h
+EXTRA_DIST += doc/validate.md
