@@ -136,8 +136,10 @@ static void log_result(const vd_table *t, const vd_table_result *r)
 	const char *text = strbuf_str(&out);
 	/* One log line per difference. */
 	for (const char *line = text; *line;) {
-		size_t n = strcspn(line, "\n");
-		log_warning("%.*s", (int)n, line[0] == ' ' ? line + 2 : line);
+		size_t n = strcspn(line, "\n"), indent = strspn(line, " ");
+		if (indent > n)
+			indent = n;
+		log_warning("%.*s", (int)(n - indent), line + indent);
 		line += n + (line[n] == '\n');
 	}
 	strbuf_free(&out);
