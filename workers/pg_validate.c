@@ -133,6 +133,49 @@ static void append_row_hash(strbuf *sb, const vd_table *t, vd_side side)
 
 static const char version_expr[] = "pg_catalog.concat_ws(':', tableoid::oid, ctid, xmin)";
 
+/* ROWS: [version,] every column; VERSIONS: version, the key columns. Key order. */
+static void build_rows(const vd_request *req, strbuf *sb)
+{
+	const vd_table *t = req->table;
+	bool versions = req->kind == VD_REQ_VERSIONS;
+	strbuf_append(sb, "SELECT ");
+	if (versions || req->with_version)
+		strbuf_appendf(sb, "%s, ", version_expr);
+	int n = versions ? t->n_key : t->n_cols;
+	for (int i = 0; i < n; i++) {
+		if (i)
+			strbuf_append(sb, ", ");
+		append_col(sb, t, req->side, versions ? t->key[i] : i);
+	}
+	append_from(sb, t, req->side);
+	append_where(sb, req);
+	if (t->n_key > 0)
+		append_order(sb, t, req->side);
+	if (req->limit > 0)
+		strbuf_appendf(sb, " LIMIT %" PRId64, req->limit);
+}
+
+/* The key of every step-th row in key order. Aliases "0".."n" cannot clash with each
+ * other, whatever the columns are called. */
+static void build_sample(const vd_request *req, strbuf *sb)
+{
+	const vd_table *t = req->table;
+	strbuf_append(sb, "SELECT ");
+	for (int k = 0; k < t->n_key; k++)
+		strbuf_appendf(sb, "%s\"%d\"", k ? ", " : "", k + 1);
+	strbuf_append(sb, " FROM (SELECT ");
+	for (int k = 0; k < t->n_key; k++) {
+		append_col(sb, t, req->side, t->key[k]);
+		strbuf_appendf(sb, " AS \"%d\", ", k + 1);
+	}
+	strbuf_append(sb, "pg_catalog.row_number() OVER (");
+	append_order(sb, t, req->side);
+	strbuf_append(sb, ") AS \"0\"");
+	append_from(sb, t, req->side);
+	append_where(sb, req);
+	strbuf_appendf(sb, ") s WHERE \"0\" %% %" PRId64 " = 0 ORDER BY \"0\"", req->step > 0 ? req->step : 1);
+}
+
 static void build_main(const vd_request *req, strbuf *sb)
 {
 	const vd_table *t = req->table;
@@ -146,25 +189,9 @@ static void build_main(const vd_request *req, strbuf *sb)
 		append_where(sb, req);
 		break;
 	case VD_REQ_ROWS:
-	case VD_REQ_VERSIONS: {
-		bool versions = req->kind == VD_REQ_VERSIONS;
-		strbuf_append(sb, "SELECT ");
-		if (versions || req->with_version)
-			strbuf_appendf(sb, "%s, ", version_expr);
-		int n = versions ? t->n_key : t->n_cols;
-		for (int i = 0; i < n; i++) {
-			if (i)
-				strbuf_append(sb, ", ");
-			append_col(sb, t, s, versions ? t->key[i] : i);
-		}
-		append_from(sb, t, s);
-		append_where(sb, req);
-		if (t->n_key > 0)
-			append_order(sb, t, s);
-		if (req->limit > 0)
-			strbuf_appendf(sb, " LIMIT %" PRId64, req->limit);
+	case VD_REQ_VERSIONS:
+		build_rows(req, sb);
 		break;
-	}
 	case VD_REQ_BOUNDS:
 		strbuf_append(sb, "SELECT pg_catalog.min(");
 		append_col(sb, t, s, t->key[0]);
@@ -175,21 +202,7 @@ static void build_main(const vd_request *req, strbuf *sb)
 		append_where(sb, req);
 		break;
 	case VD_REQ_SAMPLE:
-		/* Aliases "0".."n" cannot clash with each other, whatever the columns are called. */
-		strbuf_append(sb, "SELECT ");
-		for (int k = 0; k < t->n_key; k++)
-			strbuf_appendf(sb, "%s\"%d\"", k ? ", " : "", k + 1);
-		strbuf_append(sb, " FROM (SELECT ");
-		for (int k = 0; k < t->n_key; k++) {
-			append_col(sb, t, s, t->key[k]);
-			strbuf_appendf(sb, " AS \"%d\", ", k + 1);
-		}
-		strbuf_append(sb, "pg_catalog.row_number() OVER (");
-		append_order(sb, t, s);
-		strbuf_append(sb, ") AS \"0\"");
-		append_from(sb, t, s);
-		append_where(sb, req);
-		strbuf_appendf(sb, ") s WHERE \"0\" %% %" PRId64 " = 0 ORDER BY \"0\"", req->step > 0 ? req->step : 1);
+		build_sample(req, sb);
 		break;
 	case VD_REQ_SAMPLE_TABLE:
 		strbuf_append(sb, "SELECT ");

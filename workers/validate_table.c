@@ -179,12 +179,14 @@ static int route(vd_run *r, pass *p, vd_range *range, const range_state *st, boo
 	}
 	if (st->equal)
 		return 0;
-	if (first && r->env->live)
-		return vd_range_list_take(&p->next, range); /* maybe only lag: hash again in order */
+	/* With a live target the first pass read both sides at once: a difference there may
+	 * be lag only. Its pieces (or rows) are compared in order, which tells; cutting right
+	 * away costs no more than hashing the whole range again in order would. */
+	bool unchecked = first && r->env->live;
 	int64_t s = st->count[VD_SOURCE], t = st->count[VD_TARGET], big = s > t ? s : t;
 	if (big <= r->env->leaf_rows || range->depth >= VD_MAX_DEPTH)
 		return vd_range_list_take(&p->leaves, range);
-	if (st->stable && (s == 0 || t == 0))
+	if (st->stable && !unchecked && (s == 0 || t == 0))
 		return vd_one_sided(r, range, s == 0 ? VD_TARGET : VD_SOURCE, big);
 	p->big[p->cut.n] = big;
 	p->bigger[p->cut.n] = s >= t ? VD_SOURCE : VD_TARGET;

@@ -12,10 +12,12 @@
  *   3. Small differing ranges are read row by row on both sides and compared column by
  *      column (validate_rows.h).
  *   With a live target (CDC) a difference may only be the target not being there yet,
- *   or a row written between the two reads. So every range that differed in step 1 is
- *   hashed again in order: the source (with its position), then the target once it has
- *   applied everything up to that position, then the source again; the range is equal
- *   when the target matches. Row by row likewise, with row versions: a row that did not
+ *   or a row written between the two reads. So after step 1 every hash is taken in
+ *   order: the source (with its position), then the target once it has applied
+ *   everything up to that position, then the source again; a range is equal when the
+ *   target matches, and cut further only when it does not. The first pass's differing
+ *   ranges are cut at once (their pieces are checked in order). Row by row likewise,
+ *   with row versions: a row that did not
  *   change across the target read must be equal there; a row that did is read again
  *   (env->retries rounds). Rows that changed every time are counted as unsettled, not
  *   as differences.
