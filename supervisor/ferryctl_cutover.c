@@ -5,7 +5,7 @@
  *      the task's tables, no transaction holding a transaction id in the database);
  *   3. lag zero: a marker is written to the source's log (pg_logical_emit_message: an
  *      idle source's stream otherwise need not move past its last commit) and the target
- *      must hold every change before it (the task's confirmed position);
+ *      must hold every change before it (the task's applied_position);
  *   4. every sequence owned by a migrated column (serial, identity) is set on the target
  *      past the migrated maximum: the larger of the source's last_value and the target
  *      column's maximum;
@@ -47,7 +47,7 @@ typedef struct cutover {
 	bool quiet;
 	uint64_t quiet_ms;
 	bool lag_zero, lag_applies;
-	uint64_t marker, confirmed;
+	uint64_t marker, applied;
 	double lag_wait_s;
 	seq_result *seqs;
 	int n_seqs;
@@ -183,7 +183,7 @@ static int wait_lag(cutover *cu)
 			fprintf(stderr, "ferryctl: %s\n", err);
 			return -1;
 		}
-		cu->confirmed = pos;
+		cu->applied = pos;
 		if (pos >= cu->marker) {
 			cu->lag_zero = true;
 			break;
@@ -195,8 +195,8 @@ static int wait_lag(cutover *cu)
 	cu->lag_wait_s = (double)(fc_now_ms() - start) / 1000.0;
 	if (!cu->lag_zero)
 		no_go(cu, "lag: the target holds the changes before %X/%X, the source is at %X/%X (%" PRIu64
-			  " bytes behind) after %.0f s", (unsigned)(cu->confirmed >> 32), (unsigned)cu->confirmed,
-		      (unsigned)(cu->marker >> 32), (unsigned)cu->marker, cu->marker - cu->confirmed, cu->lag_wait_s);
+			  " bytes behind) after %.0f s", (unsigned)(cu->applied >> 32), (unsigned)cu->applied,
+		      (unsigned)(cu->marker >> 32), (unsigned)cu->marker, cu->marker - cu->applied, cu->lag_wait_s);
 	return 0;
 }
 
@@ -263,7 +263,7 @@ static void report_text(const cutover *cu)
 		printf("  quiet: %s\n", cu->quiet ? "the source had no writes for 5 s" : "not reached");
 	if (cu->lag_applies)
 		printf("  lag: %s (target holds the changes before %X/%X, marker at %X/%X; waited %.1f s)\n",
-		       cu->lag_zero ? "zero" : "not zero", (unsigned)(cu->confirmed >> 32), (unsigned)cu->confirmed,
+		       cu->lag_zero ? "zero" : "not zero", (unsigned)(cu->applied >> 32), (unsigned)cu->applied,
 		       (unsigned)(cu->marker >> 32), (unsigned)cu->marker, cu->lag_wait_s);
 	printf("  sequences: %d set\n", cu->n_seqs);
 	for (int i = 0; i < cu->n_seqs; i++) {
@@ -305,8 +305,8 @@ static void report_json(cutover *cu)
 	json_key(&jb, "zero");
 	json_bool(&jb, cu->lag_zero);
 	json_member_int(&jb, "marker_position", (int64_t)cu->marker);
-	json_member_int(&jb, "confirmed_position", (int64_t)cu->confirmed);
-	json_member_int(&jb, "bytes", cu->lag_zero || cu->marker < cu->confirmed ? 0 : (int64_t)(cu->marker - cu->confirmed));
+	json_member_int(&jb, "applied_position", (int64_t)cu->applied);
+	json_member_int(&jb, "bytes", cu->lag_zero || cu->marker < cu->applied ? 0 : (int64_t)(cu->marker - cu->applied));
 	json_member_int(&jb, "waited_milliseconds", (int64_t)(cu->lag_wait_s * 1000.0));
 	json_object_end(&jb);
 	json_key(&jb, "sequences");

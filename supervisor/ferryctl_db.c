@@ -168,7 +168,7 @@ static int env_position(void *arg, uint64_t *pos, char *err, size_t errlen)
 		snprintf(err, errlen, "ferryd stopped");
 	if (rc != 0)
 		return -1;
-	const json_value *v = json_get(c->task_status, "confirmed_position");
+	const json_value *v = json_get(c->task_status, "applied_position");
 	if (v == NULL || v->type != JSON_NUMBER) {
 		snprintf(err, errlen, "ferryd does not report the position of task %s", c->task->name);
 		return -1;

@@ -95,18 +95,6 @@ static void table_json(const taskstate_table *t, jsonbuf *jb)
 	json_object_end(jb);
 }
 
-/* The lowest position every apply worker has committed: what the target holds for sure. */
-static uint64_t applied_position(const taskstate *ts)
-{
-	uint64_t low = 0;
-	for (int w = 1; w <= ts->n_apply; w++) {
-		uint64_t p = atomic_load(&ts->apply_committed[w]);
-		if (w == 1 || p < low)
-			low = p;
-	}
-	return low;
-}
-
 static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf *jb)
 {
 	const task_state *t = &s->tasks.tasks[task_no];
@@ -127,13 +115,9 @@ static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf 
 		json_member_int(jb, "lag_seconds", atomic_load(&ts->lag_seconds));
 		json_member_int(jb, "spill_bytes", (int64_t)atomic_load(&ts->spill.used));
 		/* Source positions (LSN on PostgreSQL) as integers: received from the source,
-		 * and committed on the target by every apply worker. */
+		 * and before which every committed transaction is on the target. */
 		json_member_int(jb, "received_position", (int64_t)atomic_load(&ts->received_lsn));
-		json_member_int(jb, "applied_position", (int64_t)applied_position(ts));
-		/* The position before which the target holds every change of the source (what
-		 * capture confirms to the source): unlike applied_position it moves while an
-		 * apply worker has nothing to do. Validation waits on it. */
-		json_member_int(jb, "confirmed_position", (int64_t)atomic_load(&ts->flushed_lsn));
+		json_member_int(jb, "applied_position", (int64_t)atomic_load(&ts->applied_lsn));
 		json_member_int(jb, "changes_captured", (int64_t)atomic_load(&ts->changes_captured));
 	}
 	json_key(jb, "tables");

@@ -92,7 +92,9 @@ INTEGRATION_TESTS = \
 	t/integration/040_reload.sh \
 	t/integration/050_bad_endpoints.sh \
 	t/integration/060_pg_engines.sh \
-	t/integration/100_pg_to_pg.sh
+	t/integration/100_pg_to_pg.sh \
+	t/integration/110_pg_cdc_cases.sh \
+	t/integration/120_pg_bad_source_target.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)

@@ -1021,28 +1021,83 @@ static void check_session(prep *p, PGconn *repl)
 	}
 }
 
-static void create_publication(prep *p)
+static const char *table_filter(const prep *p, int i)
 {
-	strbuf sql = STRBUF_INIT;
-	strbuf_append(&sql, "CREATE PUBLICATION ");
-	sql_append_pg_ident(&sql, p->src->publication);
-	strbuf_append(&sql, " FOR TABLE ");
+	return p->src->filters ? p->src->filters[i] : NULL;
+}
+
+static void append_publication_sql(prep *p, strbuf *sql)
+{
+	strbuf_append(sql, "CREATE PUBLICATION ");
+	sql_append_pg_ident(sql, p->src->publication);
+	strbuf_append(sql, " FOR TABLE ");
 	for (int i = 0; i < p->src->n_tables; i++) {
 		if (i)
-			strbuf_append(&sql, ", ");
-		sql_append_pg_qualified(&sql, p->src->schemas[i], p->src->names[i]);
+			strbuf_append(sql, ", ");
+		sql_append_pg_qualified(sql, p->src->schemas[i], p->src->names[i]);
+		if (table_filter(p, i))
+			strbuf_appendf(sql, " WHERE (%s)", table_filter(p, i));
 	}
 	if (p->version >= 130000)
-		strbuf_append(&sql, " WITH (publish_via_partition_root = true)");
-	if (strbuf_failed(&sql)) {
-		problem(p, "out of memory");
+		strbuf_append(sql, " WITH (publish_via_partition_root = true)");
+}
+
+/* A row filter may only use replica-identity columns (unless REPLICA IDENTITY FULL):
+ * otherwise, once the table is in the publication, the source refuses every UPDATE and
+ * DELETE on it. The server checks that when such a statement starts, so one that
+ * changes nothing, inside the publication's own transaction, finds out safely. */
+static void probe_filtered_tables(prep *p)
+{
+	for (int i = 0; i < p->src->n_tables && p->problems->len == p->problems_at; i++) {
+		if (!table_filter(p, i))
+			continue;
+		strbuf sql = STRBUF_INIT;
+		strbuf_append(&sql, "DELETE FROM ");
+		sql_append_pg_qualified(&sql, p->src->schemas[i], p->src->names[i]);
+		strbuf_append(&sql, " WHERE false");
+		PGresult *res = PQexec(p->sql, strbuf_str(&sql));
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			p->transient |= PQstatus(p->sql) == CONNECTION_BAD;
+			problem(p, "the filter on %s.%s cannot be used for CDC: %s; filter only on key columns, or "
+				   "ALTER TABLE ... REPLICA IDENTITY FULL on the source", p->src->schemas[i],
+				p->src->names[i], server_message(p->sql));
+		}
+		PQclear(res);
+		strbuf_free(&sql);
+	}
+}
+
+static void create_publication(prep *p)
+{
+	bool filtered = false;
+	for (int i = 0; i < p->src->n_tables; i++)
+		filtered |= table_filter(p, i) != NULL;
+	if (filtered && p->version < 150000) {
+		problem(p, "row filters on a cdc task need PostgreSQL 15 or later on the source (publication row "
+			   "filters): remove the filter, or use migration_type = full-load");
 		return;
 	}
+	strbuf sql = STRBUF_INIT;
+	append_publication_sql(p, &sql);
+	if (strbuf_failed(&sql)) {
+		problem(p, "out of memory");
+		strbuf_free(&sql);
+		return;
+	}
+	PQclear(PQexec(p->sql, "BEGIN"));
 	PGresult *res = PQexec(p->sql, strbuf_str(&sql));
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		p->transient |= PQstatus(p->sql) == CONNECTION_BAD;
 		problem(p, "creating the publication failed: %s; it must be created by the tables' owner or a "
 			   "superuser, e.g. %s", server_message(p->sql), strbuf_str(&sql));
+	}
+	PQclear(res);
+	if (p->problems->len == p->problems_at)
+		probe_filtered_tables(p);
+	res = PQexec(p->sql, p->problems->len == p->problems_at ? "COMMIT" : "ROLLBACK");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && p->problems->len == p->problems_at) {
+		p->transient |= PQstatus(p->sql) == CONNECTION_BAD;
+		problem(p, "creating the publication failed: %s", server_message(p->sql));
 	}
 	PQclear(res);
 	strbuf_free(&sql);
@@ -1073,7 +1128,8 @@ endpoint_result pg_capture_prepare(PGconn *sql, PGconn *repl, const pg_capture_s
 	strbuf problems = STRBUF_INIT, warnings = STRBUF_INIT;
 	memset(out, 0, sizeof *out);
 	*err = NULL;
-	prep p = {.sql = sql, .src = src, .own_pid = PQbackendPID(repl), .problems = &problems, .warnings = &warnings};
+	prep p = {.sql = sql, .src = src, .own_pid = PQbackendPID(repl), .problems = &problems, .warnings = &warnings,
+		  .problems_at = 0};
 	endpoint_result r = run_preflight(&p);
 	if (r == ENDPOINT_OK)
 		check_session(&p, repl);

@@ -62,6 +62,11 @@ typedef struct pg_capture_source {
 	int n_tables;
 	const char *publication;
 	const char *slot; /* lower-case letters, digits and '_' (the server's rule) */
+	/* Per selected table: the task's row filter, "(expr)" in the source's dialect, or
+	 * NULL. May itself be NULL (no filters). A new publication carries them (PostgreSQL
+	 * 15 row filters): the source sends only the rows inside, and an UPDATE that moves
+	 * a row across the filter arrives as an INSERT or a DELETE. */
+	const char *const *filters;
 } pg_capture_source;
 
 /* Checks, on an ordinary connection to the source database, without changing anything:

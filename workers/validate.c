@@ -53,13 +53,13 @@ static int env_wait(void *arg, struct pollfd *fds, int nfds, int timeout_ms)
 	return worker_stop_requested || worker_fast_requested ? 1 : 0;
 }
 
-/* What capture confirmed to the source: the target holds every change before it. */
+/* The task's applied position: the target holds every transaction committed before it. */
 static int env_position(void *arg, uint64_t *pos, char *err, size_t errlen)
 {
 	validate_proc *vp = arg;
 	(void)err;
 	(void)errlen;
-	*pos = atomic_load(&vp->ts->flushed_lsn);
+	*pos = atomic_load(&vp->ts->applied_lsn);
 	return 0;
 }
 
