@@ -3,6 +3,7 @@
  *   ferryctl -c FILE stop [--fast]
  *   ferryctl -c FILE reload [--json]
  *   ferryctl -c FILE assess [TASK]     (runs here, needs no ferryd)
+ *   ferryctl -c FILE validate | cutover ...   (supervisor/ferryctl_db.h)
  * Exit status: 0 ok, 1 failure reported by ferryd, 2 cannot reach ferryd or bad usage. */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@
 
 #include "common/config_keys.h"
 #include "supervisor/control.h"
+#include "supervisor/ferryctl_db.h"
 #include "supervisor/ferryctl_watch.h"
 #include "supervisor/jsonparse.h"
 #include "workers/assess.h"
@@ -57,6 +59,11 @@ static void usage(FILE *out)
 		     "  reload [--json]             make ferryd re-read its configuration file\n"
 		     "  assess [TASK]               pre-migration assessment of every task (or TASK), run from\n"
 		     "                              here without ferryd: every check, nothing changed\n"
+		     "  validate [TASK] [--table SCHEMA.TABLE] [--json] [--limit N]\n"
+		     "                              compare source and target rows: exit 0 equal, 1 differences\n"
+		     "  cutover TASK [--wait-for-quiet] [--timeout SECONDS] [--json]\n"
+		     "                              zero lag, sequences past the maximum, final validation:\n"
+		     "                              exit 0 go, 1 no-go\n"
 		     "\n"
 		     "Exit status: 0 ok, 1 ferryd reported a failure (assess: something fails), 2 ferryd not\n"
 		     "reachable or bad usage (assess: could not run).\n",
@@ -553,6 +560,8 @@ static int parse_args(cli *c, int argc, char **argv)
 		return -1;
 	}
 	c->command = argv[optind];
+	if (ferryctl_is_db_command(c->command))
+		return c->config_path ? 0 : (fprintf(stderr, "ferryctl: no configuration file given (-c FILE)\n"), -1);
 	if (strcmp(c->command, "status") != 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "reload") != 0 &&
 	    strcmp(c->command, "assess") != 0) {
 		fprintf(stderr, "ferryctl: unknown command '%s'\n", c->command);
@@ -580,6 +589,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_UNREACHABLE;
 	}
+	if (ferryctl_is_db_command(c.command))
+		return ferryctl_db_command(c.config_path, c.command, argc - optind - 1, argv + optind + 1);
 	if (strcmp(c.command, "assess") == 0)
 		return do_assess(&c);
 	if (find_socket(&c) < 0)

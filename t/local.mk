@@ -111,3 +111,9 @@ t_unit_check_watch_LDADD = $(UNIT_LDADD)
 # visibility: metrics endpoint, status --watch, pre-migration assessment
 INTEGRATION_TESTS += t/integration/150_metrics.sh
 INTEGRATION_TESTS += t/integration/160_assess.sh
+UNIT_TESTS += t/unit/check_validate
+t_unit_check_validate_SOURCES = t/unit/check_validate.c
+t_unit_check_validate_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_validate_LDADD = $(UNIT_LDADD)
+INTEGRATION_TESTS += t/integration/130_validate.sh
+dist_noinst_SCRIPTS += t/bench/bench_validate.sh

@@ -15,3 +15,11 @@ libferry_a_SOURCES += workers/pg_capture.c workers/pg_capture.h workers/pg_relca
 libferry_a_SOURCES += workers/pg_task.c workers/pg_task.h workers/capture_int.h workers/capture_plan.c
 libferry_a_SOURCES += workers/pg_target_check.c workers/pg_target_check.h
 libferry_a_SOURCES += workers/assess.c workers/assess.h workers/assess_pg.c workers/assess_pg.h workers/assess_pg_target.c
+# -- validation: engine-neutral comparison, PostgreSQL engine, task glue
+libferry_a_SOURCES += workers/validate_model.c workers/validate_model.h workers/validate_engine.h \
+	workers/validate_pool.c workers/validate_range.c workers/validate_range.h \
+	workers/validate_rows.c workers/validate_rows.h workers/validate_report.c workers/validate_report.h \
+	workers/validate_int.h workers/validate_run.c workers/validate_table.c workers/validate_table.h \
+	workers/validate_leaf.c workers/pg_validate.c workers/pg_validate.h \
+	workers/pg_validate_task.c workers/pg_validate_task.h
+EXTRA_DIST += doc/validate.md
