@@ -14,6 +14,7 @@ UNIT_TESTS += t/unit/check_pg_load
 UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
+UNIT_TESTS += t/unit/check_typemap
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -69,6 +70,9 @@ t_unit_check_pg_capture_LDADD = $(UNIT_LDADD)
 t_unit_check_taskstate_SOURCES = t/unit/check_taskstate.c
 t_unit_check_taskstate_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_taskstate_LDADD = $(UNIT_LDADD)
+t_unit_check_typemap_SOURCES = t/unit/check_typemap.c
+t_unit_check_typemap_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_typemap_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
