@@ -15,6 +15,7 @@ UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
 UNIT_TESTS += t/unit/check_typemap
+UNIT_TESTS += t/unit/check_my_catalog
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -73,6 +74,9 @@ t_unit_check_taskstate_LDADD = $(UNIT_LDADD)
 t_unit_check_typemap_SOURCES = t/unit/check_typemap.c
 t_unit_check_typemap_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_typemap_LDADD = $(UNIT_LDADD)
+t_unit_check_my_catalog_SOURCES = t/unit/check_my_catalog.c
+t_unit_check_my_catalog_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_catalog_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
@@ -96,6 +100,7 @@ INTEGRATION_TESTS = \
 	t/integration/040_reload.sh \
 	t/integration/050_bad_endpoints.sh \
 	t/integration/060_pg_engines.sh \
+	t/integration/065_my_engines.sh \
 	t/integration/100_pg_to_pg.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
