@@ -15,7 +15,7 @@ UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
 UNIT_TESTS += t/unit/check_typemap
-UNIT_TESTS += t/unit/check_my_catalog
+UNIT_TESTS += t/unit/check_my_catalog t/unit/check_my_preflight
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -77,6 +77,9 @@ t_unit_check_typemap_LDADD = $(UNIT_LDADD)
 t_unit_check_my_catalog_SOURCES = t/unit/check_my_catalog.c
 t_unit_check_my_catalog_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_my_catalog_LDADD = $(UNIT_LDADD)
+t_unit_check_my_preflight_SOURCES = t/unit/check_my_preflight.c
+t_unit_check_my_preflight_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_preflight_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
