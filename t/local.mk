@@ -15,7 +15,7 @@ UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
 UNIT_TESTS += t/unit/check_typemap
-UNIT_TESTS += t/unit/check_my_catalog t/unit/check_my_preflight t/unit/check_my_load
+UNIT_TESTS += t/unit/check_my_catalog t/unit/check_my_preflight t/unit/check_my_load t/unit/check_my_binlog
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -83,6 +83,9 @@ t_unit_check_my_preflight_LDADD = $(UNIT_LDADD)
 t_unit_check_my_load_SOURCES = t/unit/check_my_load.c
 t_unit_check_my_load_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_my_load_LDADD = $(UNIT_LDADD)
+t_unit_check_my_binlog_SOURCES = t/unit/check_my_binlog.c
+t_unit_check_my_binlog_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_binlog_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
