@@ -378,7 +378,7 @@ static int put_value(conv_ctx *x, const my_cell *c)
 }
 
 int my_rowdec_tuple(record_encoder *e, const my_table_map *tm, const my_pg_table *pt, const my_cell *cells,
-		    my_invalid *inv, strbuf *scratch, char *why, size_t why_len)
+		    bool old_image, my_invalid *inv, strbuf *scratch, char *why, size_t why_len)
 {
 	record_encode_tuple(e, (uint32_t)pt->n_copied);
 	for (int i = 0; i < pt->n_cols; i++) {
@@ -387,7 +387,10 @@ int my_rowdec_tuple(record_encoder *e, const my_table_map *tm, const my_pg_table
 			continue;
 		const my_cell *c = &cells[i];
 		if (!c->present) {
-			record_put_unchanged(e);
+			if (old_image)
+				record_put_null(e);
+			else
+				record_put_unchanged(e);
 			continue;
 		}
 		if (c->null) {

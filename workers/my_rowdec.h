@@ -26,10 +26,11 @@
  * scale). 0, or -1 with why naming the first column that differs. */
 int my_rowdec_check(const my_table_map *tm, const my_pg_table *pt, char *why, size_t why_len);
 
-/* Appends one image's tuple (record_encode_tuple included). 0, or -1 with why: an
- * invalid value under invalid_values = error, or bytes that do not decode. */
+/* Appends one image's tuple (record_encode_tuple included). Columns the image leaves
+ * out are UNCHANGED in a new image and NULL in an old (key-only) one. 0, or -1 with why:
+ * an invalid value under invalid_values = error, or bytes that do not decode. */
 int my_rowdec_tuple(record_encoder *e, const my_table_map *tm, const my_pg_table *pt, const my_cell *cells,
-		    my_invalid *inv, strbuf *scratch, char *why, size_t why_len);
+		    bool old_image, my_invalid *inv, strbuf *scratch, char *why, size_t why_len);
 
 /* Appends latin1 (MySQL's: Windows-1252) bytes as UTF-8. */
 void my_rowdec_latin1(strbuf *out, const uint8_t *p, size_t len);

@@ -66,7 +66,7 @@ static int render_rows(const my_table_map *tm, const my_pg_table *pt, const my_r
 		record_encoder e;
 		record_header h = {.op = RECORD_OP_INSERT, .table_id = 1, .position = 1, .has_new = true};
 		record_encode_begin(&e, &buf, &h);
-		if (my_rowdec_tuple(&e, tm, pt, cells, &inv, &scratch, why, why_len) < 0)
+		if (my_rowdec_tuple(&e, tm, pt, cells, false, &inv, &scratch, why, why_len) < 0)
 			return -1;
 		ck_assert_int_eq(record_encode_finish(&e), 0);
 		record_view v;
