@@ -144,6 +144,11 @@ typedef struct taskstate {
 	_Atomic int64_t apply_commit_time[TASKSTATE_MAX_APPLY + 1];
 	_Atomic uint64_t received_lsn;   /* the furthest position the source sent */
 	_Atomic uint64_t flushed_lsn;    /* what capture confirmed to the source */
+	/* Every transaction the source committed before this position is on the target:
+	 * the lowest position an apply worker with work outstanding has committed, or, when
+	 * none has any, as far as the source has sent (its keepalives move it on an idle
+	 * source). What cutover and validation wait for. */
+	_Atomic uint64_t applied_lsn;
 	_Atomic uint64_t lag_bytes;
 	_Atomic int64_t lag_seconds;
 	_Atomic uint64_t changes_captured;

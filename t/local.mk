@@ -111,7 +111,28 @@ INTEGRATION_TESTS = \
 	t/integration/060_pg_engines.sh \
 	t/integration/065_my_engines.sh \
 	t/integration/100_pg_to_pg.sh \
+	t/integration/110_pg_cdc_cases.sh \
+	t/integration/120_pg_bad_source_target.sh \
 	t/integration/200_mysql_to_pg.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
+
+# -- metrics endpoint: Prometheus text and HTTP parsing
+UNIT_TESTS += t/unit/check_metrics
+t_unit_check_metrics_SOURCES = t/unit/check_metrics.c
+t_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_metrics_LDADD = $(UNIT_LDADD)
+UNIT_TESTS += t/unit/check_watch
+t_unit_check_watch_SOURCES = t/unit/check_watch.c
+t_unit_check_watch_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_watch_LDADD = $(UNIT_LDADD)
+# visibility: metrics endpoint, status --watch, pre-migration assessment
+INTEGRATION_TESTS += t/integration/150_metrics.sh
+INTEGRATION_TESTS += t/integration/160_assess.sh
+UNIT_TESTS += t/unit/check_validate
+t_unit_check_validate_SOURCES = t/unit/check_validate.c
+t_unit_check_validate_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_validate_LDADD = $(UNIT_LDADD)
+INTEGRATION_TESTS += t/integration/130_validate.sh
+dist_noinst_SCRIPTS += t/bench/bench_validate.sh

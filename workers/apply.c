@@ -65,9 +65,24 @@ static int check_signals(apply_proc *ap, int64_t wait_ms)
 	return 0;
 }
 
+/* A change the target refused puts its table in error too, for status. */
+static void mark_failed_table(apply_proc *ap, const char *err)
+{
+	const char *name = pg_apply_failed_table(ap->a);
+	for (int k = 0; name != NULL && k < ap->ts->n_tables; k++) {
+		taskstate_table *t = &ap->ts->tables[k];
+		if (t->owner == ap->n && strcmp(t->target_name, name) == 0) {
+			taskstate_set_table_error(t, "%s", err ? err : "apply failed");
+			return;
+		}
+	}
+}
+
 static int fail_apply(apply_proc *ap, char *err)
 {
 	int code = PQstatus(ap->target->pg) == CONNECTION_BAD ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
+	if (code == FERRY_EXIT_FATAL)
+		mark_failed_table(ap, err);
 	code = pg_task_fail(ap->ctx, code, "%s", err ? err : "apply failed");
 	free(err);
 	return code;

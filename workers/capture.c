@@ -30,6 +30,7 @@
 #include "ipc/record.h"
 #include "workers/capture_int.h"
 #include "workers/capture_route.h"
+#include "workers/pg_target_check.h"
 #include "workers/idle.h"
 #include "workers/my_task.h"
 #include "workers/worker_mains.h"
@@ -100,10 +101,20 @@ static uint64_t applied_position(capture_proc *cp, int64_t *oldest_us)
 	return applied;
 }
 
+/* taskstate's applied_lsn: as applied_position, but past the received end when idle. */
+static uint64_t applied_through(capture_proc *cp, uint64_t applied, uint64_t received)
+{
+	for (int w = 1; w <= cp->shm->n_apply; w++)
+		if (cp->router.emitted[w] > atomic_load(&cp->ts->apply_committed[w]))
+			return applied;
+	return received > applied ? received : applied;
+}
+
 static int send_status(capture_proc *cp, bool reply)
 {
 	int64_t oldest_us;
-	uint64_t flush = pg_capture_flush_lsn(cp->conv, applied_position(cp, &oldest_us));
+	uint64_t applied = applied_position(cp, &oldest_us);
+	uint64_t flush = pg_capture_flush_lsn(cp->conv, applied);
 	char err[512];
 	if (pg_capture_send_status(cp->conv, &cp->stream, flush, reply, err, sizeof err) < 0)
 		return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "standby status: %s", err);
@@ -111,6 +122,7 @@ static int send_status(capture_proc *cp, bool reply)
 	pg_capture_get_stats(cp->conv, &st);
 	atomic_store(&cp->ts->received_lsn, st.received_lsn);
 	atomic_store(&cp->ts->flushed_lsn, flush);
+	atomic_store(&cp->ts->applied_lsn, applied_through(cp, applied, st.received_lsn));
 	/* Lag: what the source has sent that the target does not have yet. */
 	uint64_t end = st.last_commit_end > flush ? st.last_commit_end : flush;
 	atomic_store(&cp->ts->lag_bytes, end > flush ? end - flush : 0);
@@ -182,6 +194,7 @@ static int connect_all(capture_proc *cp)
 static int prepare_source(capture_proc *cp)
 {
 	pg_capture_source src = {.schemas = cp->sel.schemas, .names = cp->sel.names, .n_tables = cp->sel.n,
+				 .filters = cp->sel.filters,
 				 .publication = cp->ctx->task->publication, .slot = cp->ctx->task->slot_name};
 	char *err = NULL;
 	endpoint_result r = pg_capture_prepare(cp->source->pg, cp->repl, &src, &cp->prep, &err);
@@ -330,9 +343,23 @@ static int stream_loop(capture_proc *cp)
 	}
 }
 
+/* Before the slot and publication exist: target tables the task keeps must fit. */
+static int check_target(capture_proc *cp)
+{
+	char *err = NULL;
+	if (pg_target_check_tables(cp->target->pg, &cp->tables, cp->ctx->task, &err) == 0)
+		return 0;
+	int code = PQstatus(cp->target->pg) == CONNECTION_BAD ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
+	code = pg_task_fail(cp->ctx, code, "target %s: %s", cp->target->name, err ? err : "checking the tables failed");
+	free(err);
+	return code;
+}
+
 static int run(capture_proc *cp)
 {
 	int rc = connect_all(cp);
+	if (rc == 0 && !atomic_load_explicit(&cp->ts->plan_ready, memory_order_acquire))
+		rc = check_target(cp);
 	if (rc == 0 && cp->repl != NULL)
 		rc = prepare_source(cp);
 	if (rc == 0 && !atomic_load_explicit(&cp->ts->plan_ready, memory_order_acquire))

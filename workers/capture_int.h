@@ -51,6 +51,7 @@ int capture_plan_task(const capture_plan_input *in);
 typedef struct capture_selection {
 	const char **schemas;
 	const char **names;
+	const char **filters; /* the task's row filter per table, or NULL */
 	int n;
 } capture_selection;
 int capture_selection_build(const pg_task_tables *tt, capture_selection *out);

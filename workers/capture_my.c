@@ -387,6 +387,9 @@ static int status_tick(my_capture *mc)
 	}
 	atomic_store(&mc->ts->received_lsn, received);
 	atomic_store(&mc->ts->flushed_lsn, safe);
+	/* everything received is applied when no worker has work outstanding */
+	atomic_store(&mc->ts->applied_lsn, capture_router_applied(&mc->router, &oldest_us) == UINT64_MAX && received > safe
+						   ? received : safe);
 	uint64_t lag = 0;
 	if (received > safe)
 		lag = record_mysql_file_no(received) == record_mysql_file_no(safe)

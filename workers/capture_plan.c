@@ -19,7 +19,8 @@ int capture_selection_build(const pg_task_tables *tt, capture_selection *out)
 	out->n = 0;
 	out->schemas = calloc((size_t)n + 1, sizeof *out->schemas);
 	out->names = calloc((size_t)n + 1, sizeof *out->names);
-	if (out->schemas == NULL || out->names == NULL) {
+	out->filters = calloc((size_t)n + 1, sizeof *out->filters);
+	if (out->schemas == NULL || out->names == NULL || out->filters == NULL) {
 		capture_selection_free(out);
 		return -1;
 	}
@@ -28,6 +29,7 @@ int capture_selection_build(const pg_task_tables *tt, capture_selection *out)
 			continue;
 		out->schemas[out->n] = tt->cat->tables[i]->schema;
 		out->names[out->n] = tt->cat->tables[i]->name;
+		out->filters[out->n] = tt->resolved[i].filter;
 		out->n++;
 	}
 	return 0;
@@ -37,6 +39,8 @@ void capture_selection_free(capture_selection *sel)
 {
 	free(sel->schemas);
 	free(sel->names);
+	free(sel->filters);
+	sel->filters = NULL;
 	sel->schemas = sel->names = NULL;
 	sel->n = 0;
 }

@@ -205,6 +205,23 @@ wait "$load_pid"
 ok "after the kills: lag 0 and every value equal" wait_until 90 synced || report_differences
 isnt "$(task_field "$ini" mig phase)" error "the task is not in error"
 
+# ---- the source server restarts: capture reconnects and resumes where apply needs -------------
+restart_source() {  # the same server (data, port, options) stopped and started again
+	local pid=${_my_pid[src]} args
+	mapfile -d '' args <"/proc/$pid/cmdline"
+	kill -TERM "$pid" && _wait_gone "$pid" 30
+	wait "$pid" 2>/dev/null
+	"${args[@]}" </dev/null >>"${_my_dir[src]}/server.log" 2>&1 &
+	_my_pid[src]=$!
+	wait_until 60 _my_ready "${_my_dir[src]}" "${_my_pid[src]}"
+}
+my "INSERT INTO big (k, pad) VALUES (7, 'before the source restart')" >/dev/null
+ok "the source server restarts" restart_source
+my "INSERT INTO big (k, pad) VALUES (8, 'after the source restart'); UPDATE edge SET v = 'restarted' WHERE id = 101" >/dev/null
+ok "after the source restart: lag 0 and every value equal" wait_until 90 synced || report_differences
+like_file "$logdir/capture-mig.log" "the binlog stream ended|the binlog cannot be read|connection" \
+	"capture saw the source go away"
+
 # ---- ferryd restart: resumes from ferry.source_position, nothing reloaded -----------------------
 stop_ferryd "$ini"
 is "$?" 0 "ferryd stops"
