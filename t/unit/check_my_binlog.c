@@ -13,8 +13,10 @@
 #include "common/typemap.h"
 #include "ipc/record.h"
 #include "workers/my_binlog.h"
+#include "workers/my_catalog.h"
 #include "workers/my_pgmap.h"
 #include "workers/my_rowdec.h"
+#include "workers/my_stream.h"
 #include "workers/pg_value.h"
 
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
@@ -200,6 +202,111 @@ START_TEST(decimals_and_times)
 	b[2] = (uint8_t)v;
 	c.len = 3;
 	ck_assert_int_eq(my_binlog_time2(&c, 0), -INT64_C(3020399000000));
+}
+END_TEST
+
+
+/* ---- the stream converter on golden events --------------------------------------------------- */
+
+/* app.p (id int PRIMARY KEY, v varchar(10)) in binlog.000003: an INSERT of two rows in
+ * one transaction, then TRUNCATE p (a standalone group). */
+static const char *const stream_events[] = {
+	"bc3e046ba2010000002a0000004c0200000800b200000000000000000000000c00000000000018b63de0",
+	"bc3e046b13010000002e000000b502000000000701000000000100036170700001700002030f02280002da251d02",
+	"bc3e046b17010000002f000000e4020000000007010000000001000203fc010000000161fc02000000016274100f68",
+	"bc3e046b10010000001f00000003030000000030020000000000003393b93e",
+	"bc3e046ba2010000002a000000d60400000800b50000000000000000000000290000000000000fdaebce",
+	"bc3e046b02010000004c00000022050000000033000000000000000300001a000000000001010000205400000000060373746404"
+	"210021002d00617070007472756e636174652070a69e17f9"};
+
+typedef struct seen {
+	int n;
+	record_op op[16];
+	uint32_t table[16];
+	uint64_t position[16];
+	uint64_t xid[16];
+} seen;
+
+static int collect(void *arg, uint32_t table_id, const void *rec, size_t len)
+{
+	seen *s = arg;
+	record_view v;
+	record_error e;
+	ck_assert_int_eq(record_decode(rec, len, &v, &e), 0);
+	ck_assert_int_lt(s->n, 16);
+	s->op[s->n] = v.hdr.op;
+	s->table[s->n] = table_id;
+	s->position[s->n] = v.hdr.position;
+	s->xid[s->n++] = v.hdr.xid;
+	return 0;
+}
+
+START_TEST(stream_turns_events_into_records)
+{
+	static const char *const types[] = {"int(11)", "varchar(10)"};
+	catalog *cat = catalog_new(ENGINE_MYSQL);
+	catalog_table *t = catalog_add_table(cat, "app", "p");
+	char why[200];
+	for (int i = 0; i < 2; i++) {
+		catalog_column *c = catalog_add_column(t, i ? "v" : "id", types[i]);
+		ck_assert_int_eq(typemap_mysql_parse(types[i], false, &c->type, why, sizeof why), 0);
+		if (i)
+			catalog_set_string(&c->collation, "utf8mb4_general_ci");
+	}
+	int key[1] = {0};
+	catalog_set_key(t, CATALOG_KEY_PRIMARY, "PRIMARY", key, 1);
+	t->id = my_catalog_table_id("app", "p");
+	my_task_tables tt = {0};
+	tt.base.cat = cat;
+	tt.base.resolved = calloc(1, sizeof *tt.base.resolved);
+	tt.base.resolved[0].source_name = strdup("p");
+	tt.pg = calloc(1, sizeof *tt.pg);
+	my_pg_options o = {.cdc = true};
+	ck_assert_int_eq(my_pg_table_build(t, &o, &tt.pg[0], NULL, NULL), 0);
+	taskstate *ts = calloc(1, sizeof *ts);
+	ts->n_tables = 1;
+	ts->tables[0].source_oid = t->id;
+	seen got = {0};
+	my_stream_options so = {.tables = &tt, .ts = ts, .emit = collect, .emit_arg = &got, .checksum = true,
+				.file = "binlog.000003"};
+	my_stream *st = my_stream_new(&so, why, sizeof why);
+	ck_assert_ptr_nonnull(st);
+	for (size_t i = 0; i < sizeof stream_events / sizeof stream_events[0]; i++) {
+		uint8_t raw[256];
+		size_t n = unhex(stream_events[i], raw, sizeof raw);
+		ck_assert_msg(my_stream_feed(st, raw, n, NULL) == 0, "event %zu: %s", i, my_stream_error(st));
+		if (i == 3)
+			ck_assert_uint_eq(my_stream_boundary(st), record_mysql_position(3, 771));
+	}
+	static const record_op want[] = {RECORD_OP_BEGIN, RECORD_OP_RELATION, RECORD_OP_INSERT, RECORD_OP_INSERT,
+					 RECORD_OP_COMMIT, RECORD_OP_BEGIN, RECORD_OP_TRUNCATE, RECORD_OP_COMMIT};
+	ck_assert_int_eq(got.n, 8);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_msg(got.op[i] == want[i], "record %d: %s", i, record_op_name(got.op[i]));
+		/* one position per transaction: its first event + 1 */
+		ck_assert_uint_eq(got.position[i], record_mysql_position(3, i < 5 ? 546 : 1196) + 1);
+	}
+	ck_assert_uint_eq(got.xid[0], 178);
+	ck_assert_uint_eq(got.table[2], 1);
+	ck_assert_uint_eq(my_stream_boundary(st), record_mysql_position(3, 1314));
+	ck_assert(!my_stream_in_transaction(st));
+	my_stream_free(st);
+	free(ts);
+	my_task_tables_free(&tt);
+}
+END_TEST
+
+START_TEST(binlog_file_names)
+{
+	char out[64];
+	my_stream_file_name("binlog.000012", 13, out, sizeof out);
+	ck_assert_str_eq(out, "binlog.000013");
+	my_stream_file_name("mysql-bin.1234567", 7, out, sizeof out);
+	ck_assert_str_eq(out, "mysql-bin.0000007");
+	/* positions: a transaction's records sort after the end of the one before it */
+	uint64_t end_of_previous = record_mysql_position(3, 1000), next_txn = record_mysql_position(3, 1000) + 1;
+	ck_assert_uint_gt(next_txn, end_of_previous);
+	ck_assert_uint_eq(record_mysql_file_no(next_txn), 3);
 }
 END_TEST
 
@@ -406,6 +513,8 @@ static Suite *binlog_suite(void)
 	tcase_add_test(tc, truncated_events_are_refused);
 	tcase_add_test(tc, decimals_and_times);
 	tcase_add_test(tc, latin1_becomes_utf8);
+	tcase_add_test(tc, binlog_file_names);
+	tcase_add_test(tc, stream_turns_events_into_records);
 	suite_add_tcase(s, tc);
 	const char *sock = getenv("FERRY_TEST_MYSQL_SOCKET");
 	if (sock && *sock) {
