@@ -6,7 +6,8 @@
 # renders its own values in one text form); a table without a key, a primary-key
 # update, a 100k-row transaction, TRUNCATE, DDL logged, zero dates under
 # invalid_values = substitute; SIGKILL of a load worker, of capture and of an apply
-# worker; a ferryd restart resuming from the stored position. Then bad input, each a
+# worker; a restart of the source server and of ferryd, both resuming from the stored
+# position; a full-load-only task into a renamed schema. Then bad input, each a
 # clear error: binlog_format = STATEMENT, a user without REPLICATION SLAVE, an
 # unsupported column type.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
@@ -57,7 +58,7 @@ my "CREATE TABLE edge ($EDGE_COLS);
     CREATE TABLE nokey (a int, b varchar(20));
     INSERT INTO nokey SELECT seq % 50, CONCAT('r', seq % 7) FROM seq_1_to_1000;
     CREATE TABLE big (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, k int, pad varchar(64), KEY by_k (k));
-    INSERT INTO big (k, pad) SELECT seq % 1000, MD5(seq) FROM seq_1_to_60000;
+    INSERT INTO big (k, pad) SELECT seq % 1000, MD5(seq) FROM seq_1_to_150000;
     CREATE TABLE zd (id int PRIMARY KEY, d date, dt datetime);
     CREATE TABLE gone (id int PRIMARY KEY);
     INSERT INTO gone SELECT seq FROM seq_1_to_10;
@@ -136,8 +137,8 @@ write_load() {  # write_load SECONDS
 	while ((SECONDS < end)); do
 		i=$((i + 1))
 		my "INSERT INTO big (k, pad) VALUES ($i, 'load $i'), ($((i + 1)), 'load $i b');
-		    UPDATE big SET pad = CONCAT(pad, '+') WHERE id = $((i * 37 % 60000 + 1));
-		    DELETE FROM big WHERE id = $((i * 53 % 60000 + 1));
+		    UPDATE big SET pad = CONCAT(pad, '+') WHERE id = $((i * 37 % 150000 + 1));
+		    DELETE FROM big WHERE id = $((i * 53 % 150000 + 1));
 		    UPDATE nokey SET b = CONCAT('u', $i) WHERE a = $((i % 50)) LIMIT 1" >/dev/null 2>&1 || return 1
 	done
 }
@@ -232,6 +233,22 @@ ok "after the restart: the changes made while it was down arrive, every value eq
 like_file "$logdir/capture-mig.log" "reading the binlog from binlog\.[0-9]+:[0-9]+" "the stream resumed from a stored position"
 is "$(grep -c 'new task: the change stream starts' "$logdir/capture-mig.log")" 1 "not as a new task"
 stop_ferryd "$ini"
+
+# ---- full load only, into another schema: the task ends by itself ------------------------------
+fl=$TEST_TMP/fl.ini
+write_ferry_ini "$fl"
+ini_endpoint "$fl" mysrc src
+ini_endpoint "$fl" pgdst dst
+# (a task section takes one include: app.*g* is edge, big and gone)
+ini_task "$fl" fl mysrc pgdst migration_type=full-load partition_rows=50000 'include=app.*g*' 'rename_schema=app:copy'
+fl_stopped() { [[ $(task_field "$fl" fl phase) == stopped ]]; }
+ok "full-load: ferryd starts" start_ferryd "$fl"
+ok "full-load: the task stops by itself" wait_until 60 fl_stopped
+is "$(pg_sql dst "SELECT $PG_EDGE_EXPR FROM copy.edge ORDER BY id")" "$(edge_my)" "full-load: every value equal in the renamed schema"
+is "$(pg_sql dst "SELECT count(*), sum(id) FROM copy.big" | tr '|' ' ')" "$(my "SELECT COUNT(*), SUM(id) FROM big" | tr '\t' ' ')" \
+	"full-load: big copied"
+is "$(pg_sql dst "SELECT count(*) FROM ferry.source_position WHERE task = 'fl'")" 0 "full-load: no stream position"
+stop_ferryd "$fl"
 
 # ---- bad input: each a clear error, nothing migrated ---------------------------------------------
 my_sql src "CREATE USER 'norepl'@'%' IDENTIFIED BY 'NoReplPw1'; GRANT SELECT ON app.* TO 'norepl'@'%';
