@@ -441,7 +441,7 @@ static int on_query(my_stream *s, const my_event *ev, const my_query *q)
 	size_t after;
 	first_word(q->sql, q->sql_len, word, sizeof word, &after);
 	uint32_t start = my_binlog_event_start(ev);
-	if (strcmp(word, "begin") == 0 || (strcmp(word, "xa") == 0 && !s->in_txn))
+	if (strcmp(word, "begin") == 0)
 		return begin_txn(s, s->pending ? s->pending_start : start, s->pending_seq, ev->timestamp, false);
 	if (strcmp(word, "commit") == 0 || strcmp(word, "rollback") == 0)
 		return commit_txn(s, ev->next_pos);
@@ -542,6 +542,9 @@ int my_stream_feed(my_stream *s, const uint8_t *raw, size_t len, const my_stream
 	case MY_EV_PARTIAL_UPDATE_ROWS:
 		return fail(s, "binlog %s: a partial JSON update (binlog_row_value_options = PARTIAL_JSON) cannot be "
 			    "read: set binlog_row_value_options = ''", s->file);
+	case MY_EV_XA_PREPARE:
+		return fail(s, "binlog %s: an XA transaction (XA PREPARE): XA transactions are not replicated yet; "
+			    "exclude the tables they write, or commit without XA", s->file);
 	case MY_EV_TRANSACTION_PAYLOAD:
 		return fail(s, "binlog %s: a compressed transaction (binlog_transaction_compression = ON) cannot be "
 			    "read: turn it off", s->file);

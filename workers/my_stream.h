@@ -17,7 +17,8 @@
  *   QUERY        TRUNCATE [TABLE] of a selected table: a TRUNCATE record; other DDL
  *                (CREATE, ALTER, DROP, RENAME) is logged as not replicated; the rest
  *                (SAVEPOINT, ...) is ignored. A TABLE_MAP that no longer matches the
- *                planned table stops the stream with the reason.
+ *                planned table stops the stream with the reason, as does an XA
+ *                transaction (not replicated yet).
  *
  * Positions: record_mysql_position(file number, offset) of the transaction's first event
  * plus one (a transaction starting exactly where an applied one ended sorts after it),
