@@ -30,6 +30,7 @@ struct my_stream {
 	uint64_t received, boundary;
 	/* the open transaction */
 	bool in_txn, standalone;
+	uint64_t txn_changes;    /* records of selected tables in the open transaction */
 	uint64_t txn_pos, xid;
 	int64_t commit_us;
 	/* a GTID (or MySQL's anonymous GTID) not followed by BEGIN yet */
@@ -142,6 +143,7 @@ static int begin_txn(my_stream *s, uint32_t start, uint64_t seq, uint32_t timest
 	if (s->in_txn)
 		return fail(s, "binlog %s at %" PRIu32 ": a transaction starts inside another", s->file, start);
 	s->in_txn = true;
+	s->txn_changes = 0;
 	s->standalone = standalone;
 	s->txn_pos = record_mysql_position(s->file_no, start) + 1;
 	s->xid = seq;
@@ -304,6 +306,7 @@ static int emit_change(my_stream *s, const map_entry *m, record_op op, const my_
 	if (record_encode_finish(&e) < 0)
 		return fail(s, "encoding a change of %s.%s failed", m->tm.schema, m->tm.table);
 	s->stats.changes++;
+	s->txn_changes++;
 	return emit(s, (uint32_t)m->k + 1);
 }
 
@@ -431,6 +434,7 @@ static int on_truncate(my_stream *s, const my_query *q, size_t i)
 	if (record_encode_finish(&e) < 0)
 		return fail(s, "encoding a TRUNCATE failed");
 	s->stats.changes++;
+	s->txn_changes++;
 	log_info("TRUNCATE of %s.%s in the change stream: applied to the target", pt->source->schema, pt->source->name);
 	return emit(s, (uint32_t)k + 1);
 }
@@ -543,8 +547,12 @@ int my_stream_feed(my_stream *s, const uint8_t *raw, size_t len, const my_stream
 		return fail(s, "binlog %s: a partial JSON update (binlog_row_value_options = PARTIAL_JSON) cannot be "
 			    "read: set binlog_row_value_options = ''", s->file);
 	case MY_EV_XA_PREPARE:
-		return fail(s, "binlog %s: an XA transaction (XA PREPARE): XA transactions are not replicated yet; "
-			    "exclude the tables they write, or commit without XA", s->file);
+		/* the prepared branch commits later in a group of its own ("XA COMMIT") */
+		if (s->txn_changes > 0)
+			return fail(s, "binlog %s: an XA transaction (XA PREPARE) writes a selected table: XA "
+				    "transactions are not replicated yet; commit without XA, or exclude the table", s->file);
+		s->in_txn = false;
+		return 0;
 	case MY_EV_TRANSACTION_PAYLOAD:
 		return fail(s, "binlog %s: a compressed transaction (binlog_transaction_compression = ON) cannot be "
 			    "read: turn it off", s->file);
