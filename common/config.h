@@ -16,6 +16,10 @@ typedef enum sslmode_kind {
 typedef enum migration_kind { MIGRATION_FULL_LOAD, MIGRATION_CDC, MIGRATION_FULL_LOAD_AND_CDC } migration_kind;
 typedef enum table_prep_kind { TABLE_PREP_DROP, TABLE_PREP_TRUNCATE, TABLE_PREP_NOTHING } table_prep_kind;
 typedef enum compression_kind { COMPRESSION_ZSTD, COMPRESSION_LZ4, COMPRESSION_NONE } compression_kind;
+/* What happens to a source value the target type cannot hold (common/typemap.h). */
+typedef enum invalid_values_kind {
+	INVALID_VALUES_ERROR, INVALID_VALUES_NULL, INVALID_VALUES_SUBSTITUTE
+} invalid_values_kind;
 
 /* A repeatable key's values, in file order. lines is NULL, or holds the file line of each
  * item (count entries, parallel to items; 0 = unknown): rules need it to order include
@@ -63,6 +67,7 @@ typedef struct task_config {
 	char *slot_name;
 	char *publication;
 	int64_t server_id;
+	invalid_values_kind invalid_values;
 	string_list include;
 	string_list exclude;
 	string_list rename_schema;

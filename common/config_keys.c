@@ -29,6 +29,8 @@ _Static_assert(sizeof(migration_kind) == sizeof(int), "enum fields must be int-s
 _Static_assert(sizeof(table_prep_kind) == sizeof(int), "enum fields must be int-sized");
 _Static_assert(sizeof(compression_kind) == sizeof(int), "enum fields must be int-sized");
 _Static_assert(sizeof(log_level) == sizeof(int), "enum fields must be int-sized");
+_Static_assert(sizeof(invalid_values_kind) == sizeof(int) && INVALID_VALUES_SUBSTITUTE == 2,
+	       "enum fields must be int-sized; invalid_values_names follows the enum");
 _Static_assert(ENGINE_MYSQL == 1 && SSLMODE_VERIFY_FULL == 4 && MIGRATION_FULL_LOAD_AND_CDC == 2 &&
 		       TABLE_PREP_NOTHING == 2 && COMPRESSION_NONE == 2 && LOG_LEVEL_DEBUG == 3,
 	       "enum name tables below follow the enums' order");
@@ -39,6 +41,7 @@ static const char *const migration_names[] = {"full-load", "cdc", "full-load-and
 static const char *const table_prep_names[] = {"drop", "truncate", "nothing", NULL};
 static const char *const compression_names[] = {"zstd", "lz4", "none", NULL};
 static const char *const log_level_names[] = {"error", "warning", "info", "debug", NULL};
+static const char *const invalid_values_names[] = {"error", "null", "substitute", NULL};
 
 /* ---- checks beyond the type ---------------------------------------------------- */
 
@@ -229,6 +232,9 @@ static const config_key keys[] = {
 	 .doc = "postgresql source: publication, created if missing"},
 	{.section = TASK(server_id), .name = "server_id", .type = KEY_INT64, .default_value = "4242", .min = 1,
 	 .max = UINT32_MAX, .doc = "mysql source: replica server id, unique among the source's replicas"},
+	{.section = TASK(invalid_values), .name = "invalid_values", .type = KEY_ENUM, .default_value = "error",
+	 .enum_names = invalid_values_names,
+	 .doc = "a value the target type cannot hold (zero date...): stop, write NULL, or a documented substitute"},
 	RULE("include", include, "selection: schema.table pattern; repeatable, first match wins"),
 	RULE("exclude", exclude, "selection: schema.table pattern not to migrate; repeatable"),
 	{.section = TASK(rename_schema), .name = "rename_schema", .type = KEY_LIST, .check = check_colon_pair,

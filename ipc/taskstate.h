@@ -91,6 +91,8 @@ typedef struct taskstate_table {
 	uint32_t snap_xmax;
 	int32_t n_xip;
 	uint32_t xip[TASKSTATE_MAX_XIP];
+	/* Source values the target cannot hold (invalid_values), met by load and capture. */
+	_Atomic uint64_t invalid_values;
 	_Atomic uint64_t error_seq;
 	char error[TASKSTATE_ERROR_MAX];
 	/* Written by the task's validate worker (validation = yes) only. */

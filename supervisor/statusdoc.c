@@ -79,6 +79,7 @@ static void table_json(const taskstate_table *t, jsonbuf *jb)
 	json_object_end(jb);
 	json_member_int(jb, "partitions", atomic_load(&t->parts_total));
 	json_member_int(jb, "partitions_done", atomic_load(&t->parts_done));
+	json_member_int(jb, "invalid_values", (int64_t)atomic_load(&t->invalid_values));
 	char err[TASKSTATE_ERROR_MAX];
 	memcpy(err, t->error, sizeof err);
 	err[sizeof err - 1] = '\0';

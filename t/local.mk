@@ -14,6 +14,8 @@ UNIT_TESTS += t/unit/check_pg_load
 UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
+UNIT_TESTS += t/unit/check_typemap
+UNIT_TESTS += t/unit/check_my_catalog t/unit/check_my_preflight t/unit/check_my_load t/unit/check_my_binlog
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -69,6 +71,21 @@ t_unit_check_pg_capture_LDADD = $(UNIT_LDADD)
 t_unit_check_taskstate_SOURCES = t/unit/check_taskstate.c
 t_unit_check_taskstate_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_taskstate_LDADD = $(UNIT_LDADD)
+t_unit_check_typemap_SOURCES = t/unit/check_typemap.c
+t_unit_check_typemap_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_typemap_LDADD = $(UNIT_LDADD)
+t_unit_check_my_catalog_SOURCES = t/unit/check_my_catalog.c
+t_unit_check_my_catalog_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_catalog_LDADD = $(UNIT_LDADD)
+t_unit_check_my_preflight_SOURCES = t/unit/check_my_preflight.c
+t_unit_check_my_preflight_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_preflight_LDADD = $(UNIT_LDADD)
+t_unit_check_my_load_SOURCES = t/unit/check_my_load.c
+t_unit_check_my_load_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_load_LDADD = $(UNIT_LDADD)
+t_unit_check_my_binlog_SOURCES = t/unit/check_my_binlog.c
+t_unit_check_my_binlog_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_binlog_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
@@ -92,9 +109,11 @@ INTEGRATION_TESTS = \
 	t/integration/040_reload.sh \
 	t/integration/050_bad_endpoints.sh \
 	t/integration/060_pg_engines.sh \
+	t/integration/065_my_engines.sh \
 	t/integration/100_pg_to_pg.sh \
 	t/integration/110_pg_cdc_cases.sh \
-	t/integration/120_pg_bad_source_target.sh
+	t/integration/120_pg_bad_source_target.sh \
+	t/integration/200_mysql_to_pg.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)

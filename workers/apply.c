@@ -1,8 +1,9 @@
 /* apply: drains its ring and spill segments and applies the changes of the tables it
  * owns to the target, committing its progress row with each batch.
  *
- * PostgreSQL -> PostgreSQL (the pair that exists so far); other pairs keep the
- * connect-and-wait behaviour until their engines exist.
+ * Into a PostgreSQL target, from any source engine whose capture exists (PostgreSQL,
+ * MySQL/MariaDB): the records are engine-neutral. Other pairs keep the connect-and-wait
+ * behaviour until their engines exist.
  *
  * Holding changes of tables still loading, the simple correct way: the worker takes
  * nothing from its queue until every table it owns has finished loading. Capture keeps
@@ -28,6 +29,7 @@
 #include "common/log.h"
 #include "ipc/record.h"
 #include "workers/idle.h"
+#include "workers/my_task.h"
 #include "workers/pg_apply.h"
 #include "workers/pg_task.h"
 #include "workers/worker_mains.h"
@@ -339,7 +341,7 @@ static int run(apply_proc *ap)
 
 int apply_main(worker_context *ctx)
 {
-	if (!pg_task_is_pg_to_pg(ctx->task))
+	if (!pg_task_is_pg_to_pg(ctx->task) && !my_task_is_my_to_pg(ctx->task))
 		return worker_idle_main(ctx, WORKER_USES_TARGET);
 	apply_proc ap = {.ctx = ctx, .n = ctx->index, .shm = taskstate_for_task(pg_task_index(ctx))};
 	if (ap.shm == NULL || ap.n < 1 || ap.n > ap.shm->n_apply)

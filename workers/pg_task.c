@@ -179,7 +179,21 @@ static char *diag_text(const config_diag *diag, const char *fallback)
 	return strdup(diag->errors.count ? diag->errors.items[0] : fallback);
 }
 
+static int read_pg_catalog(void *arg, const task_config *task, bool (*keep)(void *, const char *, const char *),
+			   void *keep_arg, catalog **out, char **err)
+{
+	(void)task;
+	pg_catalog_filter filter = {.keep_table = keep, .arg = keep_arg};
+	return pg_catalog_read(arg, &filter, out, err);
+}
+
 int pg_task_tables_read(PGconn *conn, const task_config *task, pg_task_tables *out, char **err)
+{
+	return pg_task_tables_read_with(task, read_pg_catalog, conn, out, err);
+}
+
+int pg_task_tables_read_with(const task_config *task, pg_task_catalog_fn read, void *arg, pg_task_tables *out,
+			     char **err)
 {
 	memset(out, 0, sizeof *out);
 	config_diag diag = {0};
@@ -189,8 +203,7 @@ int pg_task_tables_read(PGconn *conn, const task_config *task, pg_task_tables *o
 		config_diag_free(&diag);
 		return -1;
 	}
-	pg_catalog_filter filter = {.keep_table = keep_table, .arg = out->rules};
-	if (pg_catalog_read(conn, &filter, &out->cat, err) < 0) {
+	if (read(arg, task, keep_table, out->rules, &out->cat, err) < 0) {
 		pg_task_tables_free(out);
 		config_diag_free(&diag);
 		return -1;

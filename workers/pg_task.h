@@ -58,6 +58,12 @@ typedef struct pg_task_tables {
 /* Compiles the rules and reads the selected tables' catalog on conn (in the caller's
  * transaction, if one is open). 0, or -1 with *err (malloc'd). */
 int pg_task_tables_read(PGconn *conn, const task_config *task, pg_task_tables *out, char **err);
+/* The same for any source engine: read fills *out with the source's catalog of the
+ * tables keep() selects (keep(keep_arg, schema, name)); 0, or -1 with *err. */
+typedef int (*pg_task_catalog_fn)(void *arg, const task_config *task, bool (*keep)(void *, const char *, const char *),
+				  void *keep_arg, catalog **out, char **err);
+int pg_task_tables_read_with(const task_config *task, pg_task_catalog_fn read, void *arg, pg_task_tables *out,
+			     char **err);
 void pg_task_tables_free(pg_task_tables *tt);
 bool pg_task_table_selected(const pg_task_tables *tt, int i);
 /* "schema"."name" of a catalog table, into buf. */
