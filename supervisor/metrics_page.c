@@ -107,7 +107,8 @@ static void for_each_table(const supervisor *s, strbuf *out, table_fn fn, const 
 }
 
 typedef enum table_figure {
-	TBL_ROWS_LOADED, TBL_ROWS_ESTIMATED, TBL_PARTS, TBL_PARTS_DONE, TBL_VALIDATED, TBL_DIFFERING, TBL_VALIDATED_AT
+	TBL_ROWS_LOADED, TBL_ROWS_ESTIMATED, TBL_PARTS, TBL_PARTS_DONE, TBL_VALIDATED, TBL_DIFFERING, TBL_VALIDATED_AT,
+	TBL_INVALID
 } table_figure;
 
 static const struct {
@@ -124,6 +125,8 @@ static const struct {
 	 "Rows that still differ between source and target after re-checks."},
 	{TBL_VALIDATED_AT, "ferry_table_validated_timestamp_seconds", "gauge",
 	 "End of the last full validation pass, seconds since 1970 (0: never)."},
+	{TBL_INVALID, "ferry_table_invalid_values_total", "counter",
+	 "Source values the target cannot hold, handled as invalid_values says."},
 };
 
 static void table_figure_sample(strbuf *out, const taskstate_table *t, prom_label *labels, const void *arg)
@@ -138,6 +141,7 @@ static void table_figure_sample(strbuf *out, const taskstate_table *t, prom_labe
 	case TBL_VALIDATED: v = atomic_load(&t->rows_validated); break;
 	case TBL_DIFFERING: v = atomic_load(&t->rows_differing); break;
 	case TBL_VALIDATED_AT: v = atomic_load(&t->validated_at_us) / 1000000; break;
+	case TBL_INVALID: v = (int64_t)atomic_load(&t->invalid_values); break;
 	}
 	prom_sample(out, table_families[*f].name, labels, 2, v);
 }
