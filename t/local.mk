@@ -96,3 +96,4 @@ INTEGRATION_TESTS = \
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
+dist_noinst_SCRIPTS += t/bench/bench_pg_to_pg.sh

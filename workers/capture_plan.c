@@ -67,7 +67,7 @@ static int prepare_target_table(const capture_plan_input *in, const catalog_tabl
 				char **err)
 {
 	pg_ddl_options o = {.names = &in->tables->map, .prep = in->ctx->task->target_table_prep,
-			    .create_tables = in->ctx->task->create_tables};
+			    .create_tables = in->ctx->task->create_tables, .defer_primary_key = true};
 	pg_ddl_script script = {0};
 	int rc = pg_ddl_before_load(t, &o, &script, err);
 	PQclear(PQexec(in->target, "BEGIN"));

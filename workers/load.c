@@ -9,7 +9,8 @@
  * is gone (this worker restarted, or capture did) it reads under a fresh snapshot and
  * the engine records the position it was taken at, so apply runs that table in
  * idempotent mode until the stream passes it. Then it claims partitions one at a time
- * (its own unfinished claims first), copies each, and the worker that completes a
+ * (its own unfinished claims first), copies each (or, when splitting a table would not
+ * end the load sooner, the partition's whole table: see "whole tables"), and the worker that completes a
  * table's last partition runs the table's after-load step (indexes, ANALYZE) and moves
  * it to catching-up (full-load: in-sync). It exits 0 when no partition is left. */
 #include <stdatomic.h>
@@ -27,6 +28,9 @@
 
 #define WAIT_POLL_MS 200
 #define STEP_MS 200
+/* For the after-load index builds of this session only: a primary key of a few million
+ * rows sorts in memory instead of in temporary files (the server's default is 64MB). */
+#define AFTER_LOAD_MAINTENANCE_WORK_MEM "256MB"
 
 typedef struct load_proc {
 	worker_context *ctx;
@@ -165,13 +169,15 @@ static void raise_position(taskstate_table *t, uint64_t pos)
 static int finish_table(load_proc *lp, int k, const pg_load_table *lt)
 {
 	taskstate_table *t = &lp->ts->tables[k];
+	/* the same options as capture's before-load DDL: the key deferred there is added here */
 	pg_ddl_options d = {.names = &lp->tables.map, .prep = lp->ctx->task->target_table_prep,
-			    .create_tables = lp->ctx->task->create_tables};
+			    .create_tables = lp->ctx->task->create_tables, .defer_primary_key = true};
 	pg_ddl_script after = {0};
 	char *err = NULL;
 	int rc = pg_ddl_after_load(lt->source, &d, &after, &err);
 	if (rc == 0) {
-		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true};
+		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true,
+					     .maintenance_work_mem = AFTER_LOAD_MAINTENANCE_WORK_MEM};
 		rc = pg_load_finish_table(lp->target->pg, lt, &fo, &err) == PG_LOAD_ERROR ? -1 : 0;
 	}
 	pg_ddl_script_free(&after);
@@ -191,14 +197,18 @@ static pg_load_partition partition_of(const taskstate *ts, const taskstate_parti
 				   .open_hi = tp->open_hi};
 }
 
-/* Streams one partition, looking at the signal flags between steps. */
-static int copy_partition(load_proc *lp, int pi, const pg_load_table *lt, int64_t *rows)
+/* Streams one partition (whole: its whole table), looking at the signal flags between
+ * steps. */
+static int copy_partition(load_proc *lp, int pi, bool whole, const pg_load_table *lt, int64_t *rows)
 {
 	pg_load_partition p = partition_of(lp->ts, &lp->ts->parts[pi]);
-	pg_load_copy_options o = {.task = lp->ctx->task->name};
+	pg_load_copy_options o = {.task = lp->ctx->task->name, .whole_table = whole};
 	pg_load_copy *c = NULL;
 	char *err = NULL, label[256];
-	pg_load_partition_label(lt, &p, label, sizeof label);
+	if (whole)
+		snprintf(label, sizeof label, "partitions 1-%d/%d (whole table)", p.count, p.count);
+	else
+		pg_load_partition_label(lt, &p, label, sizeof label);
 	pg_load_status st = pg_load_copy_start(&lp->src, lp->target->pg, lt, &p, &o, &c, &err);
 	while (st == PG_LOAD_MORE) {
 		int rc = check_signals(lp, 0);
@@ -224,6 +234,83 @@ static int copy_partition(load_proc *lp, int pi, const pg_load_table *lt, int64_
 	log_info("%s %s %s: %lld rows", lt->source_name, label, st == PG_LOAD_SKIPPED ? "already loaded" : "copied",
 		 (long long)*rows);
 	return 0;
+}
+
+/* ---- whole tables ------------------------------------------------------------------
+ * A table planned in several partitions is copied whole instead, in one transaction that
+ * empties it and may therefore COPY FREEZE, and reads the source with one plain COPY
+ * instead of one range query per partition, when splitting it would not end the load
+ * sooner: the other workers have at least as much work left in other tables as this
+ * table holds, or there is no other worker. A restart then redoes the whole table, so
+ * only tables of at most WHOLE_MAX_PARTITIONS partitions are taken whole. */
+#define WHOLE_MAX_PARTITIONS 8
+
+static int64_t table_bytes(load_proc *lp, int k)
+{
+	int i = pg_task_find_oid(&lp->tables, lp->ts->tables[k].source_oid);
+	int64_t b = i >= 0 ? lp->tables.cat->tables[i]->est_bytes : 0;
+	return b > 0 ? b : 0;
+}
+
+/* Estimated bytes not yet loaded in the tables other than k (a partition being copied
+ * counts whole: how far it got is not known). */
+static int64_t work_elsewhere(load_proc *lp, int k)
+{
+	int64_t sum = 0;
+	for (int j = 0; j < lp->ts->n_tables; j++) {
+		taskstate_table *t = &lp->ts->tables[j];
+		int total = atomic_load(&t->parts_total), done = atomic_load(&t->parts_done);
+		int state = atomic_load(&t->state);
+		if (j == k || total <= 0 || done >= total || (state != TABLE_QUEUED && state != TABLE_LOADING))
+			continue;
+		sum += table_bytes(lp, j) / total * (total - done);
+	}
+	return sum;
+}
+
+/* Claims the other partitions of partition pi's table: true when this worker holds them
+ * all; when another worker holds one, the ones held are given back. */
+static bool claim_table(load_proc *lp, int pi)
+{
+	int table = lp->ts->parts[pi].table;
+	int32_t mine = TASKSTATE_PART_CLAIMED(lp->ctx->index);
+	bool all = true;
+	for (int j = 0; all && j < lp->ts->n_parts; j++) {
+		taskstate_partition *q = &lp->ts->parts[j];
+		int32_t expected = TASKSTATE_PART_FREE;
+		if (j != pi && q->table == table && atomic_load(&q->claim) != mine)
+			all = atomic_compare_exchange_strong(&q->claim, &expected, mine);
+	}
+	for (int j = 0; !all && j < lp->ts->n_parts; j++) {
+		taskstate_partition *q = &lp->ts->parts[j];
+		int32_t expected = mine;
+		if (j != pi && q->table == table)
+			atomic_compare_exchange_strong(&q->claim, &expected, TASKSTATE_PART_FREE);
+	}
+	return all;
+}
+
+static bool take_whole(load_proc *lp, int pi, const pg_load_table *lt)
+{
+	const taskstate_partition *tp = &lp->ts->parts[pi];
+	taskstate_table *t = &lp->ts->tables[tp->table];
+	if (tp->count <= 1 || tp->count > WHOLE_MAX_PARTITIONS || !lt->target_owned)
+		return false;
+	/* nothing of it loaded yet in this run: a whole copy would count rows twice */
+	if (atomic_load(&t->parts_done) > 0 || atomic_load(&t->rows_loaded) > 0)
+		return false;
+	int others = lp->ctx->task->load_workers - 1;
+	if (others > 0 && table_bytes(lp, tp->table) * others > work_elsewhere(lp, tp->table))
+		return false;
+	return claim_table(lp, pi);
+}
+
+/* After a whole-table copy: every partition of the table is done. */
+static void mark_table_done(load_proc *lp, int table)
+{
+	for (int j = 0; j < lp->ts->n_parts; j++)
+		if (lp->ts->parts[j].table == table)
+			atomic_store(&lp->ts->parts[j].claim, TASKSTATE_PART_DONE);
 }
 
 /* One worker runs a table's after-load step; a restarted one resumes its own. */
@@ -253,11 +340,15 @@ static int load_one(load_proc *lp, int pi)
 			return rc;
 	}
 	int64_t rows = 0;
-	if ((rc = copy_partition(lp, pi, lt, &rows)) != 0)
+	bool whole = take_whole(lp, pi, lt);
+	if ((rc = copy_partition(lp, pi, whole, lt, &rows)) != 0)
 		return rc;
 	atomic_fetch_add(&t->rows_loaded, rows);
-	atomic_fetch_add(&t->parts_done, 1);
-	atomic_store(&tp->claim, TASKSTATE_PART_DONE);
+	atomic_fetch_add(&t->parts_done, whole ? tp->count : 1);
+	if (whole)
+		mark_table_done(lp, tp->table);
+	else
+		atomic_store(&tp->claim, TASKSTATE_PART_DONE);
 	if (atomic_load(&t->parts_done) >= atomic_load(&t->parts_total) && may_finish(lp, t))
 		return finish_table(lp, tp->table, lt);
 	return 0;
