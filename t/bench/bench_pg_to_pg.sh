@@ -30,6 +30,8 @@
 #   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000 MEM_CHANGES=5000000
 #   CODEC_TXNS=50000 PARTS="load cdc memory" (which parts to run)
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task
+#   ONLY_LOAD_TOOLS="ferry" only these full-load tools; PERF_OUT=FILE records a system-wide
+#   perf profile of each ferry full load into FILE.N
 #   KEEP_TMP=1 keeps the servers' directories (t/lib.sh)
 # Servers: PostgreSQL 15 from t/lib.sh (wal_level logical, synchronous_commit off, fsync
 # off) with shared_buffers 1GB, max_wal_size 8GB, checkpoint_timeout 30min on both sides.
@@ -147,12 +149,14 @@ load_pgcopydb() {
 }
 
 task_phase() { task_field "$1" "$2" phase; }
+# Polling costs CPU the measured tools need (2 cores): one ferryctl call, no jq, per poll.
+status_raw() { "$FERRYCTL_BIN" -c "$1" status --json 2>/dev/null; }
 wait_phase() {  # INI TASK PHASE SECONDS: polls every 0.1 s; an error phase fails at once
-	local deadline=$((SECONDS + $4)) p
+	local deadline=$((SECONDS + $4)) doc
 	while ((SECONDS < deadline)); do
-		p=$(task_phase "$1" "$2")
-		[[ $p == "$3" ]] && return 0
-		[[ $p == error ]] && { echo "task $2: $(task_field "$1" "$2" error)" >&2; return 1; }
+		doc=$(status_raw "$1")
+		[[ $doc =~ \"phase\":\ ?\"$3\" ]] && [[ $(jq -r --arg t "$2" '.tasks[] | select(.name == $t) | .phase' <<<"$doc") == "$3" ]] && return 0
+		[[ $doc =~ \"phase\":\ ?\"error\" ]] && { echo "task $2: $(task_field "$1" "$2" error)" >&2; return 1; }
 		sleep 0.1
 	done
 	return 1
@@ -168,8 +172,18 @@ load_ferry() {
 	# shellcheck disable=SC2086 # FERRY_TASK_OPTS is a list of key=value words
 	ini_task "$ini" fl pgsrc pgdst migration_type=full-load load_workers=2 apply_workers=1 \
 		target_table_prep=drop create_tables=yes 'include=public.*' $FERRY_TASK_OPTS
+	local perf_pid= pids_pid=
+	if [[ -n ${PERF_OUT:-} ]]; then  # a system-wide profile of ferry's load (PERF_OUT=file)
+		perf record -a -g -F 299 -o "$PERF_OUT.$load_run" >/dev/null 2>&1 &
+		perf_pid=$!
+		# which server process is which: perf knows them by pid only
+		while sleep 0.2; do ps -eo pid=,args= | grep -E 'postgres: |ferryd: '; done >"$PERF_OUT.$load_run.pids" 2>/dev/null &
+		pids_pid=$!
+		sleep 1
+	fi
 	start_ferryd "$ini" || return 1
 	wait_phase "$ini" fl stopped 600 || { tail -5 "$(ferry_log_dir "$ini")"/*.log >&2; return 1; }
+	[[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid"; kill "$pids_pid"; wait "$pids_pid"; }
 	stop_ferryd "$ini"
 	cp "$(ferry_log_dir "$ini")"/load-fl-*.log "$TEST_TMP/" 2>/dev/null
 }
@@ -198,6 +212,7 @@ if has_part load; then
 	LOAD_TOOLS=(raw)
 	if command -v pgcopydb >/dev/null; then LOAD_TOOLS+=(pgcopydb); else echo "   pgcopydb not installed (apt-get install pgcopydb): left out"; fi
 	LOAD_TOOLS+=(ferry)
+	[[ -n ${ONLY_LOAD_TOOLS:-} ]] && read -r -a LOAD_TOOLS <<<"$ONLY_LOAD_TOOLS"
 	echo "== full load"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		echo "-- round $r"
@@ -259,7 +274,11 @@ native_caught_up() {
 	[[ $(src_sql "SELECT confirmed_flush_lsn - '0/0'::pg_lsn >= $END_LSN FROM pg_replication_slots
 	              WHERE slot_name = 'bench_native'") == t ]]
 }
-ferry_applied() { jq_status "$1" '.tasks[0].applied_position // 0'; }
+ferry_applied() {  # the first task's applied_position, without jq (see status_raw)
+	local doc
+	doc=$(status_raw "$1")
+	[[ $doc =~ \"applied_position\":\ ?([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+}
 ferry_caught_up() { local p; p=$(ferry_applied "$1"); [[ -n $p ]] && ((p >= END_LSN)); }
 poll() {  # SECONDS COMMAND...: like wait_until, every 0.05 s
 	local deadline=$((SECONDS + $1))
@@ -359,10 +378,10 @@ memory_run() {
 		"$(awk -v c="$BACKLOG_CHANGES" -v s="$(elapsed "$t0" "$t1")" 'BEGIN { print c / s }')" $((spill_peak / 1048576))
 	local limit=$(((64 + 64) * 1024)) name over=0
 	printf '   %-22s %12s %14s\n' process "peak RSS" "peak anon RSS"
-	for name in $(printf '%s\n' "${!HWM[@]}" | sort); do
+	while IFS= read -r name; do
 		printf '   %-22s %9d MB %11d MB\n' "$name" $((HWM[$name] / 1024)) $((ANON[$name] / 1024))
 		((HWM[$name] > limit)) && over=1
-	done
+	done < <(printf '%s\n' "${!HWM[@]}" | sort)
 	if ((over)); then
 		echo "   some process peaked above ring_size + 64 MB = 128 MB (peak RSS counts the shared rings it touched)"
 	else
@@ -417,14 +436,15 @@ fi
 # ---- summary --------------------------------------------------------------------------------------
 echo "== medians of $ROUNDS rounds (load average now $(loadavg))"
 declare -A MED=()
-for k in $(printf '%s\n' "${!TIMES[@]}" | sort); do
+while IFS= read -r k; do
+	[[ -n $k ]] || continue
 	MED[$k]=$(echo "${TIMES[$k]}" | median)
 	case $k in
 	load*) printf '   %-16s %8.2f s %10.0f rows/s   runs:%s\n' "$k" "${MED[$k]}" "$(awk -v r="$ROWS" -v s="${MED[$k]}" 'BEGIN { print r / s }')" "${TIMES[$k]}" ;;
 	cdc*) printf '   %-16s %10.0f changes/s   runs:%s\n' "$k" "${MED[$k]}" "${TIMES[$k]}" ;;
 	esac
-done
-if [[ -n ${MED[load ferry]:-} ]]; then
+done < <(printf '%s\n' "${!TIMES[@]}" | sort)
+if [[ -n ${MED[load ferry]:-} && -n ${MED[load raw]:-} ]]; then
 	printf '   full load: ferry throughput / raw pipe = %s (target >= 0.9)\n' "$(ratio "${MED[load raw]}" "${MED[load ferry]}")"
 	[[ -n ${MED[load pgcopydb]:-} ]] &&
 		printf '   full load: ferry time / pgcopydb time = %s (target <= 0.8)\n' "$(ratio "${MED[load ferry]}" "${MED[load pgcopydb]}")"
