@@ -375,6 +375,26 @@ static int finish_orphans(load_proc *lp)
 	return 0;
 }
 
+/* Whether this worker may find work: a partition free or its own, or a table whose
+ * after-load step has not run. When there is none (a restart after the full load, as
+ * in a cdc phase), the worker leaves without opening a source transaction or reading
+ * the catalog, work that would only slow the start of the catch-up. */
+static bool work_left(load_proc *lp)
+{
+	int32_t mine = TASKSTATE_PART_CLAIMED(lp->ctx->index);
+	for (int i = 0; i < lp->ts->n_parts; i++) {
+		int32_t claim = atomic_load(&lp->ts->parts[i].claim);
+		if (claim == TASKSTATE_PART_FREE || claim == mine)
+			return true;
+	}
+	for (int k = 0; k < lp->ts->n_tables; k++) {
+		int state = atomic_load(&lp->ts->tables[k].state);
+		if (state == TABLE_QUEUED || state == TABLE_LOADING)
+			return true;
+	}
+	return false;
+}
+
 static int run(load_proc *lp)
 {
 	status_set_state(lp->ctx->status, WORKER_STATE_CONNECTING);
@@ -387,6 +407,10 @@ static int run(load_proc *lp)
 	log_info("ready: waiting for the load plan");
 	if ((rc = wait_plan(lp)) != 0)
 		return rc;
+	if (!work_left(lp)) {
+		log_info("every table is loaded: nothing to do");
+		return PG_TASK_FINISHED;
+	}
 	lp->lts = calloc((size_t)lp->ts->n_tables + 1, sizeof *lp->lts);
 	lp->lt_ready = calloc((size_t)lp->ts->n_tables + 1, sizeof *lp->lt_ready);
 	if (lp->lts == NULL || lp->lt_ready == NULL)

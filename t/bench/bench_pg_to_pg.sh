@@ -29,7 +29,9 @@
 # Run from a build directory (after make), or set top_builddir. Environment:
 #   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000 MEM_CHANGES=5000000
 #   CODEC_TXNS=50000 PARTS="load cdc memory" (which parts to run)
-#   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task
+#   CDC_TRACE=1 prints ferry's received and applied positions while it catches up
+#   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task, CDC_TASK_OPTS
+#   for its CDC task
 #   ONLY_LOAD_TOOLS="ferry" only these full-load tools; PERF_OUT=FILE records a system-wide
 #   perf profile of each ferry full load into FILE.N
 #   KEEP_TMP=1 keeps the servers' directories (t/lib.sh)
@@ -52,6 +54,7 @@ MEM_CHANGES=${MEM_CHANGES:-5000000}
 CODEC_TXNS=${CODEC_TXNS:-50000}
 PARTS=${PARTS:-load cdc memory}
 FERRY_TASK_OPTS=${FERRY_TASK_OPTS:-}
+CDC_TASK_OPTS=${CDC_TASK_OPTS:-}
 
 die() { echo "bench_pg_to_pg: $*" >&2; exit 1; }
 now() { date +%s.%N; }
@@ -162,6 +165,26 @@ wait_phase() {  # INI TASK PHASE SECONDS: polls every 0.1 s; an error phase fail
 	return 1
 }
 
+# With PERF_OUT=FILE, a system-wide perf profile of each ferry run goes to FILE.NAME, and
+# FILE.NAME.pids names the processes (perf knows them by pid only).
+perf_pid= pids_pid=
+perf_start() {  # NAME
+	[[ -n ${PERF_OUT:-} ]] || return 0
+	perf record -a -g -F 299 -o "$PERF_OUT.$1" >/dev/null 2>&1 &
+	perf_pid=$!
+	while sleep 0.5; do ps -eo pid=,args= | grep -E 'postgres: |ferryd: '; done >"$PERF_OUT.$1.pids" 2>/dev/null &
+	pids_pid=$!
+	sleep 1
+}
+perf_stop() {
+	[[ -n $perf_pid ]] || return 0
+	kill -INT "$perf_pid"
+	wait "$perf_pid"
+	kill "$pids_pid"
+	wait "$pids_pid" 2>/dev/null
+	perf_pid= pids_pid=
+}
+
 load_run=0
 load_ferry() {
 	load_run=$((load_run + 1))
@@ -172,18 +195,10 @@ load_ferry() {
 	# shellcheck disable=SC2086 # FERRY_TASK_OPTS is a list of key=value words
 	ini_task "$ini" fl pgsrc pgdst migration_type=full-load load_workers=2 apply_workers=1 \
 		target_table_prep=drop create_tables=yes 'include=public.*' $FERRY_TASK_OPTS
-	local perf_pid= pids_pid=
-	if [[ -n ${PERF_OUT:-} ]]; then  # a system-wide profile of ferry's load (PERF_OUT=file)
-		perf record -a -g -F 299 -o "$PERF_OUT.$load_run" >/dev/null 2>&1 &
-		perf_pid=$!
-		# which server process is which: perf knows them by pid only
-		while sleep 0.2; do ps -eo pid=,args= | grep -E 'postgres: |ferryd: '; done >"$PERF_OUT.$load_run.pids" 2>/dev/null &
-		pids_pid=$!
-		sleep 1
-	fi
+	perf_start "load$load_run"
 	start_ferryd "$ini" || return 1
 	wait_phase "$ini" fl stopped 600 || { tail -5 "$(ferry_log_dir "$ini")"/*.log >&2; return 1; }
-	[[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid"; kill "$pids_pid"; wait "$pids_pid"; }
+	perf_stop
 	stop_ferryd "$ini"
 	cp "$(ferry_log_dir "$ini")"/load-fl-*.log "$TEST_TMP/" 2>/dev/null
 }
@@ -247,12 +262,16 @@ setup_cdc() {
 	write_ferry_ini "$cdc_ini"
 	ini_endpoint "$cdc_ini" pgsrc src
 	ini_endpoint "$cdc_ini" pgdst dst dbname=cdc
+	# shellcheck disable=SC2086 # CDC_TASK_OPTS is a list of key=value words
 	ini_task "$cdc_ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=2 \
-		ring_size=64MB target_table_prep=drop create_tables=yes 'include=public.pgbench_*'
+		ring_size=64MB target_table_prep=drop create_tables=yes 'include=public.pgbench_*' $CDC_TASK_OPTS
 	start_ferryd "$cdc_ini" || return 1
 	wait_phase "$cdc_ini" cdc cdc 600 || return 1
 	wait_until 120 eval '[[ $(jq_status "$cdc_ini" "[.tasks[0].tables[] | select(.state != \"in-sync\")] | length") == 0 ]]' || return 1
 	stop_ferryd "$cdc_ini"
+	# warmed, and no autovacuum of the fresh copies during the first round
+	for db in native cdc; do dst_sql "$db" "VACUUM ANALYZE" >/dev/null; done
+	dst_sql postgres "CHECKPOINT" >/dev/null
 }
 
 # A backlog of N transactions (both consumers stopped), then one more as an end marker:
@@ -279,7 +298,18 @@ ferry_applied() {  # the first task's applied_position, without jq (see status_r
 	doc=$(status_raw "$1")
 	[[ $doc =~ \"applied_position\":\ ?([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
 }
-ferry_caught_up() { local p; p=$(ferry_applied "$1"); [[ -n $p ]] && ((p >= END_LSN)); }
+ferry_caught_up() {
+	local doc p
+	doc=$(status_raw "$1")
+	[[ $doc =~ \"applied_position\":\ ?([0-9]+) ]] || return 1
+	p=${BASH_REMATCH[1]}
+	if [[ -n ${CDC_TRACE:-} ]]; then  # where the catch-up is: received and applied, per poll
+		[[ $doc =~ \"received_position\":\ ?([0-9]+) ]] &&
+			printf '     %s received %d MB behind, applied %d MB behind\n' "$(date +%T.%N | cut -c1-12)" \
+				$(((END_LSN - BASH_REMATCH[1]) / 1048576)) $(((END_LSN - p) / 1048576)) >&2
+	fi
+	((p >= END_LSN))
+}
 poll() {  # SECONDS COMMAND...: like wait_until, every 0.05 s
 	local deadline=$((SECONDS + $1))
 	shift
@@ -289,18 +319,41 @@ poll() {  # SECONDS COMMAND...: like wait_until, every 0.05 s
 	done
 }
 
+# CPU time (clock ticks) of a process tree: the process, its reaped children (cutime,
+# cstime) and its live children. Wall times swing with what else runs on the machine;
+# the CPU a catch-up costs (both servers' and ferry's processes) much less.
+cpu_ticks() {  # PID...
+	local pid c sum=0
+	for pid in "$@"; do
+		for c in "$pid" $(child_pids "$pid"); do
+			[[ -r /proc/$c/stat ]] || continue
+			sum=$((sum + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$c/stat")))
+		done
+	done
+	echo "$sum"
+}
+servers_cpu() { cpu_ticks "${_pg_pid[src]}" "${_pg_pid[dst]}"; }
+
 cdc_native() {
+	CDC_CPU0=$(servers_cpu)
 	dst_sql native "ALTER SUBSCRIPTION bench_native ENABLE" >/dev/null || return 1
 	poll 1200 native_caught_up || return 1
 	CDC_T1=$(now)
+	CDC_CPU=$(($(servers_cpu) - CDC_CPU0))
 	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
 	wait_until 60 slot_idle bench_native
 }
 
+cdc_run=0
 cdc_ferry() {
+	cdc_run=$((cdc_run + 1))
+	perf_start "cdc$cdc_run"
+	CDC_CPU0=$(servers_cpu)
 	start_ferryd "$cdc_ini" || return 1
 	poll 1200 ferry_caught_up "$cdc_ini" || { echo "ferry did not catch up: phase $(task_phase "$cdc_ini" cdc)" >&2; return 1; }
 	CDC_T1=$(now)
+	CDC_CPU=$(($(servers_cpu) + $(cpu_ticks "$FERRYD_PID") - CDC_CPU0))
+	perf_stop
 	stop_ferryd "$cdc_ini"
 }
 
@@ -319,11 +372,14 @@ timed_cdc() {  # LABEL
 	la=$(loadavg)
 	t0=$(now)
 	"cdc_$1" || die "$1 catch-up failed"
-	local s
+	local s cpu
 	s=$(elapsed "$t0" "$CDC_T1")
+	cpu=$(awk -v t="$CDC_CPU" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
 	record "cdc $1" "$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { printf "%.0f", c / s }')"
-	printf '   %-10s %8.2f s %10.0f changes/s   (load average %s)\n' "$1" "$s" \
-		"$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { print c / s }')" "$la"
+	record "cdc-cpu $1" "$(awk -v c="$BACKLOG_CHANGES" -v s="$cpu" 'BEGIN { printf "%.0f", c / s }')"
+	printf '   %-10s %8.2f s %10.0f changes/s   %6.2f CPU s (servers + ferry) %8.0f changes per CPU s   (load average %s)\n' \
+		"$1" "$s" "$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { print c / s }')" "$cpu" \
+		"$(awk -v c="$BACKLOG_CHANGES" -v s="$cpu" 'BEGIN { print c / s }')" "$la"
 }
 
 if has_part cdc || has_part memory; then
@@ -422,7 +478,7 @@ codec_run() {  # CODEC
 	poll 600 ferry_caught_up "$ini" || die "ferry did not catch up after the lock"
 	stop_ferryd "$ini"
 	local bpc
-	bpc=$(awk -v s="$((s - s0))" -v c="$((c - c0))" 'BEGIN { printf "%.1f", c > 0 ? s / c : 0 }')
+	bpc=$(awk -v s="$((s - s0))" -v c="$((c - c0))" 'BEGIN { printf "%.1f", (c > 0 ? s / c : 0) }')
 	record "spill $1" "$bpc"
 	printf '   %-5s %6.1f bytes/change (%d MB for %d changes spilled)\n' "$1" "$bpc" $(((s - s0) / 1048576)) $((c - c0))
 }
@@ -441,6 +497,7 @@ while IFS= read -r k; do
 	MED[$k]=$(echo "${TIMES[$k]}" | median)
 	case $k in
 	load*) printf '   %-16s %8.2f s %10.0f rows/s   runs:%s\n' "$k" "${MED[$k]}" "$(awk -v r="$ROWS" -v s="${MED[$k]}" 'BEGIN { print r / s }')" "${TIMES[$k]}" ;;
+	cdc-cpu*) printf '   %-16s %10.0f changes per CPU second   runs:%s\n' "$k" "${MED[$k]}" "${TIMES[$k]}" ;;
 	cdc*) printf '   %-16s %10.0f changes/s   runs:%s\n' "$k" "${MED[$k]}" "${TIMES[$k]}" ;;
 	esac
 done < <(printf '%s\n' "${!TIMES[@]}" | sort)
@@ -450,5 +507,6 @@ if [[ -n ${MED[load ferry]:-} && -n ${MED[load raw]:-} ]]; then
 		printf '   full load: ferry time / pgcopydb time = %s (target <= 0.8)\n' "$(ratio "${MED[load ferry]}" "${MED[load pgcopydb]}")"
 fi
 [[ -n ${MED[cdc ferry]:-} ]] &&
-	printf '   CDC catch-up: ferry / native changes/s = %s (target >= 2)\n' "$(ratio "${MED[cdc ferry]}" "${MED[cdc native]}")"
+	printf '   CDC catch-up: ferry / native changes/s = %s (target >= 2); changes per CPU second: %s\n' \
+		"$(ratio "${MED[cdc ferry]}" "${MED[cdc native]}")" "$(ratio "${MED[cdc-cpu ferry]}" "${MED[cdc-cpu native]}")"
 exit 0
