@@ -17,8 +17,11 @@
 #               consumers are stopped, then timed until caught up:
 #               - native logical replication: a disabled subscription enabled, until the
 #                 slot's confirmed_flush_lsn reaches the backlog's end
-#               - ferryd (full-load-and-cdc task, stopped for the backlog), until
-#                 applied_position in its status reaches the backlog's end
+#               - ferryd (full-load-and-cdc task with its default 4 apply workers,
+#                 stopped for the backlog), until applied_position in its status
+#                 reaches the backlog's end
+#               Also the CPU time each catch-up took (both servers' processes and
+#               ferry's), a figure less at the mercy of other load on the machine.
 #               Changes counted: 3 updates + 1 insert per transaction. Target: ferry's
 #               changes/s >= 2 x native's.
 #   memory      peak RSS (VmHWM) of every ferry process while ferryd catches up a backlog
@@ -263,7 +266,8 @@ setup_cdc() {
 	ini_endpoint "$cdc_ini" pgsrc src
 	ini_endpoint "$cdc_ini" pgdst dst dbname=cdc
 	# shellcheck disable=SC2086 # CDC_TASK_OPTS is a list of key=value words
-	ini_task "$cdc_ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=2 \
+	# apply_workers: ferry's default. It must stay the same for every run of the task.
+	ini_task "$cdc_ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=4 \
 		ring_size=64MB target_table_prep=drop create_tables=yes 'include=public.pgbench_*' $CDC_TASK_OPTS
 	start_ferryd "$cdc_ini" || return 1
 	wait_phase "$cdc_ini" cdc cdc 600 || return 1
@@ -276,16 +280,16 @@ setup_cdc() {
 
 # A backlog of N transactions (both consumers stopped), then one more as an end marker:
 # every backlog commit lies before END_LSN, and the marker's commit after it.
-make_backlog() {  # N
-	local t0 t1
+make_backlog() {  # N [CLIENTS]
+	local t0 t1 c=${2:-2}
 	t0=$(now)
-	pgbench_src -n -c 2 -j 2 -t $(($1 / 2)) >"$TEST_TMP/pgbench.log" 2>&1 || die "pgbench failed: $(tail -3 "$TEST_TMP/pgbench.log")"
+	pgbench_src -n -c "$c" -j 2 -t $(($1 / c)) >"$TEST_TMP/pgbench.log" 2>&1 || die "pgbench failed: $(tail -3 "$TEST_TMP/pgbench.log")"
 	t1=$(now)
 	END_LSN=$(src_sql "$SRC_LSN_SQL")
 	pgbench_src -n -c 1 -t 1 >/dev/null 2>&1 || die "pgbench (marker) failed"
-	BACKLOG_CHANGES=$(((($1 / 2) * 2 + 1) * 4))
+	BACKLOG_CHANGES=$(((($1 / c) * c + 1) * 4))
 	printf '   backlog: %d transactions (%d changes) made in %s s by pgbench (%.0f changes/s)\n' \
-		$((($1 / 2) * 2 + 1)) "$BACKLOG_CHANGES" "$(elapsed "$t0" "$t1")" \
+		$((($1 / c) * c + 1)) "$BACKLOG_CHANGES" "$(elapsed "$t0" "$t1")" \
 		"$(awk -v c="$BACKLOG_CHANGES" -v s="$(elapsed "$t0" "$t1")" 'BEGIN { print c / s }')"
 }
 
@@ -416,8 +420,8 @@ sample_rss() {  # the peak of every process of ferryd $1 so far
 
 memory_run() {
 	local txns=$((MEM_CHANGES / 4)) t0 t1 spill_peak=0 s
-	echo "== memory: ferryd catching up a backlog of $MEM_CHANGES changes, ring_size 64MB, 2 apply workers"
-	make_backlog "$txns"
+	echo "== memory: ferryd catching up a backlog of $MEM_CHANGES changes, ring_size 64MB, 4 apply workers"
+	make_backlog "$txns" 4
 	t0=$(now)
 	start_ferryd "$cdc_ini" || die "ferryd did not start"
 	until ferry_caught_up "$cdc_ini"; do
@@ -453,7 +457,7 @@ codec_run() {  # CODEC
 		"pid_file=$(ferry_pid_file "$cdc_ini")"
 	ini_endpoint "$ini" pgsrc src
 	ini_endpoint "$ini" pgdst dst dbname=cdc
-	ini_task "$ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=2 \
+	ini_task "$ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=4 \
 		ring_size=1MB "spill_compression=$1" target_table_prep=drop create_tables=yes 'include=public.pgbench_*'
 	make_backlog "$CODEC_TXNS" >/dev/null
 	PGAPPNAME=bench_lock PGDATABASE=cdc pg_sql dst "BEGIN; LOCK TABLE pgbench_accounts, pgbench_tellers,
