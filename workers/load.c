@@ -9,10 +9,11 @@
  * is gone (this worker restarted, or capture did) it reads under a fresh snapshot and
  * the engine records the position it was taken at, so apply runs that table in
  * idempotent mode until the stream passes it. Then it claims partitions one at a time
- * (its own unfinished claims first), copies each (or, when splitting a table would not
- * end the load sooner, the partition's whole table: see "whole tables"), and the worker that completes a
- * table's last partition runs the table's after-load step (indexes, ANALYZE) and moves
- * it to catching-up (full-load: in-sync). It exits 0 when no partition is left. */
+ * (its own unfinished claims first) and copies each, or the partition's whole table when
+ * splitting it would not end the load sooner (see "whole tables"); the worker that
+ * completes a table's last partition runs the table's after-load step (primary key when
+ * deferred, indexes, ANALYZE) and moves it to catching-up (full-load: in-sync). It exits
+ * 0 when no partition is left. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -28,8 +28,8 @@
  *     of the table later);
  *   - integer-key partitions of such a table, when the table already has recorded
  *     partitions (a resumed load), DELETE their key range first, in the same transaction;
- *   - a table split into partitions may still be copied whole (whole_table below),
- *     exactly like a ctid table reloaded whole:
+ *   - a table planned in several partitions may still be copied whole (whole_table
+ *     below), in the same way as a ctid table reloaded whole (next item);
  *   - ctid partitions cannot be deleted by range on the target (the target's row
  *     addresses are its own). They are only consistent with one another when every one
  *     of them reads the same snapshot. So a ctid partition copied under a fresh snapshot
