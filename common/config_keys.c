@@ -215,7 +215,8 @@ static const config_key keys[] = {
 	 .min = 1, .max = 64, .doc = "parallel change-apply workers; each owns a fixed set of tables"},
 	{.section = TASK(partition_rows), .name = "partition_rows", .type = KEY_INT64,
 	 .default_value = "1000000", .min = 0, .max = INT64_C(1000000000000),
-	 .doc = "split tables larger than this by key ranges; 0 = never split"},
+	 .doc = "split tables larger than this by key ranges (one still copied whole when splitting it "
+		"would not end the load sooner); 0 = never split"},
 	{.section = TASK(commit_rows), .name = "commit_rows", .type = KEY_INT64, .default_value = "10000",
 	 .min = 1, .max = 10000000, .doc = "rows per target transaction"},
 	{.section = TASK(ring_size), .name = "ring_size", .type = KEY_SIZE, .default_value = "64MB",

@@ -136,3 +136,4 @@ t_unit_check_validate_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_validate_LDADD = $(UNIT_LDADD)
 INTEGRATION_TESTS += t/integration/130_validate.sh
 dist_noinst_SCRIPTS += t/bench/bench_validate.sh
+dist_noinst_SCRIPTS += t/bench/bench_pg_to_pg.sh

@@ -72,7 +72,7 @@ static int prepare_target_table(const capture_plan_input *in, const catalog_tabl
 				const pg_load_table *lt, char **err)
 {
 	pg_ddl_options o = {.names = names, .prep = in->ctx->task->target_table_prep,
-			    .create_tables = in->ctx->task->create_tables};
+			    .create_tables = in->ctx->task->create_tables, .defer_primary_key = true};
 	pg_ddl_script script = {0};
 	int rc = pg_ddl_before_load(t, &o, &script, err);
 	PQclear(PQexec(in->target, "BEGIN"));

@@ -9,9 +9,11 @@
  * snapshot (the state at P0) while capture holds one, else a fresh snapshot whose
  * position the engine records with each partition, so apply runs that table in
  * idempotent mode until the stream passes it. Then it claims partitions one at a time
- * (its own unfinished claims first), copies each, and the worker that completes a
- * table's last partition runs the table's after-load step (indexes, ANALYZE) and moves
- * it to catching-up (full-load: in-sync). It exits 0 when no partition is left. */
+ * (its own unfinished claims first) and copies each, or the partition's whole table when
+ * splitting it would not end the load sooner (see "whole tables"); the worker that
+ * completes a table's last partition runs the table's after-load step (primary key when
+ * deferred, indexes, ANALYZE) and moves it to catching-up (full-load: in-sync). It exits
+ * 0 when no partition is left. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,84 @@ static int finish_table(load_proc *lp, int k)
 }
 
 /* One worker runs a table's after-load step; a restarted one resumes its own. */
+/* ---- whole tables ------------------------------------------------------------------
+ * A table planned in several partitions is copied whole instead, in one transaction that
+ * empties it and may therefore COPY FREEZE, and reads the source with one plain COPY
+ * instead of one range query per partition, when splitting it would not end the load
+ * sooner: the other workers have at least as much work left in other tables as this
+ * table holds, or there is no other worker. A restart then redoes the whole table, so
+ * only tables of at most WHOLE_MAX_PARTITIONS partitions are taken whole. Work is
+ * measured in the source's row estimates. */
+#define WHOLE_MAX_PARTITIONS 8
+
+static int64_t table_rows(const taskstate_table *t)
+{
+	int64_t r = atomic_load(&t->rows_estimated);
+	return r > 0 ? r : 0;
+}
+
+/* Estimated rows not yet loaded in the tables other than k (a partition being copied
+ * counts whole: how far it got is not known). */
+static int64_t work_elsewhere(load_proc *lp, int k)
+{
+	int64_t sum = 0;
+	for (int j = 0; j < lp->ts->n_tables; j++) {
+		taskstate_table *t = &lp->ts->tables[j];
+		int total = atomic_load(&t->parts_total), done = atomic_load(&t->parts_done);
+		int state = atomic_load(&t->state);
+		if (j == k || total <= 0 || done >= total || (state != TABLE_QUEUED && state != TABLE_LOADING))
+			continue;
+		sum += table_rows(t) / total * (total - done);
+	}
+	return sum;
+}
+
+/* Claims the other partitions of partition pi's table: true when this worker holds them
+ * all; when another worker holds one, the ones held are given back. */
+static bool claim_table(load_proc *lp, int pi)
+{
+	int table = lp->ts->parts[pi].table;
+	int32_t mine = TASKSTATE_PART_CLAIMED(lp->ctx->index);
+	bool all = true;
+	for (int j = 0; all && j < lp->ts->n_parts; j++) {
+		taskstate_partition *q = &lp->ts->parts[j];
+		int32_t expected = TASKSTATE_PART_FREE;
+		if (j != pi && q->table == table && atomic_load(&q->claim) != mine)
+			all = atomic_compare_exchange_strong(&q->claim, &expected, mine);
+	}
+	for (int j = 0; !all && j < lp->ts->n_parts; j++) {
+		taskstate_partition *q = &lp->ts->parts[j];
+		int32_t expected = mine;
+		if (j != pi && q->table == table)
+			atomic_compare_exchange_strong(&q->claim, &expected, TASKSTATE_PART_FREE);
+	}
+	return all;
+}
+
+static bool take_whole(load_proc *lp, int pi)
+{
+	const taskstate_partition *tp = &lp->ts->parts[pi];
+	taskstate_table *t = &lp->ts->tables[tp->table];
+	if (!lp->engine->can_copy_whole || tp->count <= 1 || tp->count > WHOLE_MAX_PARTITIONS ||
+	    lp->ctx->task->target_table_prep == TABLE_PREP_NOTHING)
+		return false;
+	/* nothing of it loaded yet in this run: a whole copy would count rows twice */
+	if (atomic_load(&t->parts_done) > 0 || atomic_load(&t->rows_loaded) > 0)
+		return false;
+	int others = lp->ctx->task->load_workers - 1;
+	if (others > 0 && table_rows(t) * others > work_elsewhere(lp, tp->table))
+		return false;
+	return claim_table(lp, pi);
+}
+
+/* After a whole-table copy: every partition of the table is done. */
+static void mark_table_done(load_proc *lp, int table)
+{
+	for (int j = 0; j < lp->ts->n_parts; j++)
+		if (lp->ts->parts[j].table == table)
+			atomic_store(&lp->ts->parts[j].claim, TASKSTATE_PART_DONE);
+}
+
 static bool may_finish(load_proc *lp, taskstate_table *t)
 {
 	int32_t none = 0, me = lp->ctx->index;
@@ -102,11 +182,15 @@ static int load_one(load_proc *lp, int pi)
 			return rc;
 	}
 	int64_t rows = 0;
-	if ((rc = lp->engine->copy(lp, pi, &rows)) != 0)
+	bool whole = take_whole(lp, pi);
+	if ((rc = lp->engine->copy(lp, pi, whole, &rows)) != 0)
 		return rc;
 	atomic_fetch_add(&t->rows_loaded, rows);
-	atomic_fetch_add(&t->parts_done, 1);
-	atomic_store(&tp->claim, TASKSTATE_PART_DONE);
+	atomic_fetch_add(&t->parts_done, whole ? tp->count : 1);
+	if (whole)
+		mark_table_done(lp, tp->table);
+	else
+		atomic_store(&tp->claim, TASKSTATE_PART_DONE);
 	if (atomic_load(&t->parts_done) >= atomic_load(&t->parts_total) && may_finish(lp, t))
 		return finish_table(lp, tp->table);
 	return 0;
@@ -130,6 +214,26 @@ static int finish_orphans(load_proc *lp)
 	return 0;
 }
 
+/* Whether this worker may find work: a partition free or its own, or a table whose
+ * after-load step has not run. When there is none (a restart after the full load, as
+ * in a cdc phase), the worker leaves without opening a source transaction or reading
+ * the catalog, work that would only slow the start of the catch-up. */
+static bool work_left(load_proc *lp)
+{
+	int32_t mine = TASKSTATE_PART_CLAIMED(lp->ctx->index);
+	for (int i = 0; i < lp->ts->n_parts; i++) {
+		int32_t claim = atomic_load(&lp->ts->parts[i].claim);
+		if (claim == TASKSTATE_PART_FREE || claim == mine)
+			return true;
+	}
+	for (int k = 0; k < lp->ts->n_tables; k++) {
+		int state = atomic_load(&lp->ts->tables[k].state);
+		if (state == TABLE_QUEUED || state == TABLE_LOADING)
+			return true;
+	}
+	return false;
+}
+
 static int run(load_proc *lp)
 {
 	status_set_state(lp->ctx->status, WORKER_STATE_CONNECTING);
@@ -142,6 +246,10 @@ static int run(load_proc *lp)
 	log_info("ready: waiting for the load plan");
 	if ((rc = wait_plan(lp)) != 0)
 		return rc;
+	if (!work_left(lp)) {
+		log_info("every table is loaded: nothing to do");
+		return PG_TASK_FINISHED;
+	}
 	if ((rc = begin_source(lp)) != 0)
 		return rc;
 	status_set_state(lp->ctx->status, WORKER_STATE_RUNNING);

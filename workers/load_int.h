@@ -12,6 +12,11 @@
 #include "workers/endpoint.h"
 #include "workers/worker.h"
 
+/* For the after-load index builds of the load session only: a primary key of a few
+ * million rows sorts in memory instead of in temporary files (the server's default is
+ * 64MB). */
+#define LOAD_AFTER_LOAD_MAINTENANCE_WORK_MEM "256MB"
+
 typedef struct load_proc load_proc;
 
 typedef struct load_engine {
@@ -25,8 +30,12 @@ typedef struct load_engine {
 	void (*end)(load_proc *lp);
 	/* Copies partition pi and records it on the target; *rows the rows it copied (0 when
 	 * it was recorded already). Raises the table's finish_position when the engine
-	 * records one. 0, or an exit code. */
-	int (*copy)(load_proc *lp, int pi, int64_t *rows);
+	 * records one. whole: copy pi's whole table in one transaction that empties it
+	 * first (the driver holds every partition of it; only when can_copy_whole).
+	 * 0, or an exit code. */
+	int (*copy)(load_proc *lp, int pi, bool whole, int64_t *rows);
+	/* The engine can copy a table planned in partitions whole (see load.c). */
+	bool can_copy_whole;
 	/* The table's after-load step (indexes, ANALYZE, its partition-0 row). 0 or an exit code. */
 	int (*finish)(load_proc *lp, int k);
 	void (*free)(load_proc *lp);

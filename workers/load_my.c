@@ -123,12 +123,15 @@ static int finish(load_proc *lp, int k)
 	int rc = table_of(lp, k, &lt);
 	if (rc != 0)
 		return rc;
-	pg_ddl_options d = {.prep = lp->ctx->task->target_table_prep, .create_tables = lp->ctx->task->create_tables};
+	/* the same options as capture's before-load DDL: the key deferred there is added here */
+	pg_ddl_options d = {.prep = lp->ctx->task->target_table_prep, .create_tables = lp->ctx->task->create_tables,
+			    .defer_primary_key = true};
 	pg_ddl_script after = {0};
 	char *err = NULL;
 	rc = pg_ddl_after_load(lt->pt->target, &d, &after, &err);
 	if (rc == 0) {
-		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true};
+		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true,
+					     .maintenance_work_mem = LOAD_AFTER_LOAD_MAINTENANCE_WORK_MEM};
 		rc = pg_load_finish_table(lp->target->pg, &lt->lt, &fo, &err) == PG_LOAD_ERROR ? -1 : 0;
 	}
 	pg_ddl_script_free(&after);
@@ -144,8 +147,9 @@ static void count_invalid(load_proc *lp, taskstate_table *t, const my_invalid *i
 		    inv->count, inv->count == 1 ? "" : "s", typemap_invalid_values_name(inv->policy), inv->first);
 }
 
-static int copy(load_proc *lp, int pi, int64_t *rows)
+static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 {
+	(void)whole; /* never asked: can_copy_whole is false */
 	my_state *s = state(lp);
 	taskstate_partition *tp = &lp->ts->parts[pi];
 	pg_load_partition p = {.table_id = lp->ts->tables[tp->table].source_oid, .table = tp->table,

@@ -145,13 +145,15 @@ static int finish(load_proc *lp, int k)
 	int rc = table_of(lp, k, &lt);
 	if (rc != 0)
 		return rc;
+	/* the same options as capture's before-load DDL: the key deferred there is added here */
 	pg_ddl_options d = {.names = &s->tables.map, .prep = lp->ctx->task->target_table_prep,
-			    .create_tables = lp->ctx->task->create_tables};
+			    .create_tables = lp->ctx->task->create_tables, .defer_primary_key = true};
 	pg_ddl_script after = {0};
 	char *err = NULL;
 	rc = pg_ddl_after_load(lt->source, &d, &after, &err);
 	if (rc == 0) {
-		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true};
+		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true,
+					     .maintenance_work_mem = LOAD_AFTER_LOAD_MAINTENANCE_WORK_MEM};
 		rc = pg_load_finish_table(lp->target->pg, lt, &fo, &err) == PG_LOAD_ERROR ? -1 : 0;
 	}
 	pg_ddl_script_free(&after);
@@ -166,8 +168,9 @@ static pg_load_partition partition_of(const taskstate *ts, const taskstate_parti
 				   .open_hi = tp->open_hi};
 }
 
-/* Streams one partition, looking at the signal flags between steps. */
-static int copy(load_proc *lp, int pi, int64_t *rows)
+/* Streams one partition (whole: its whole table), looking at the signal flags between
+ * steps. */
+static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 {
 	pg_state *s = state(lp);
 	pg_load_partition p = partition_of(lp->ts, &lp->ts->parts[pi]);
@@ -175,10 +178,13 @@ static int copy(load_proc *lp, int pi, int64_t *rows)
 	int rc = table_of(lp, p.table, &lt);
 	if (rc != 0)
 		return rc;
-	pg_load_copy_options o = {.task = lp->ctx->task->name};
+	pg_load_copy_options o = {.task = lp->ctx->task->name, .whole_table = whole};
 	pg_load_copy *c = NULL;
 	char *err = NULL, label[256];
-	pg_load_partition_label(lt, &p, label, sizeof label);
+	if (whole)
+		snprintf(label, sizeof label, "partitions 1-%d/%d (whole table)", p.count, p.count);
+	else
+		pg_load_partition_label(lt, &p, label, sizeof label);
 	pg_load_status st = pg_load_copy_start(&s->src, lp->target->pg, lt, &p, &o, &c, &err);
 	while (st == PG_LOAD_MORE) {
 		if ((rc = load_check_signals(lp, 0)) != 0) {
@@ -222,4 +228,4 @@ static void free_state(load_proc *lp)
 }
 
 const load_engine load_engine_pg = {.begin = begin, .usable = usable, .end = end, .copy = copy, .finish = finish,
-				    .free = free_state};
+				    .free = free_state, .can_copy_whole = true};

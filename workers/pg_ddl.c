@@ -248,20 +248,26 @@ static void enum_body(strbuf *sb, const catalog_type *type, const char *schema)
 	strbuf_free(&labels);
 }
 
+/* DO with body (freed), under a dollar-quote tag that does not occur in it. */
+static int add_do_block(pg_ddl_script *script, strbuf *body)
+{
+	strbuf sb = STRBUF_INIT;
+	char tag[32] = "$ferry$";
+	for (int i = 1; strstr(strbuf_str(body), tag) != NULL; i++)
+		snprintf(tag, sizeof tag, "$ferry%d$", i);
+	strbuf_appendf(&sb, "DO %s\n%s%s", tag, strbuf_str(body), tag);
+	if (strbuf_failed(body))
+		sb.failed = true;
+	strbuf_free(body);
+	return add_statement(script, &sb);
+}
+
 static int add_create_enum(pg_ddl_script *script, const catalog_type *type,
 			   const pg_ddl_options *o)
 {
-	strbuf body = STRBUF_INIT, sb = STRBUF_INIT;
+	strbuf body = STRBUF_INIT;
 	enum_body(&body, type, catalog_map_schema(o->names, type->udt_schema));
-	/* A dollar-quote tag that does not occur in the body. */
-	char tag[32] = "$ferry$";
-	for (int i = 1; strstr(strbuf_str(&body), tag) != NULL; i++)
-		snprintf(tag, sizeof tag, "$ferry%d$", i);
-	strbuf_appendf(&sb, "DO %s\n%s%s", tag, strbuf_str(&body), tag);
-	if (strbuf_failed(&body))
-		sb.failed = true;
-	strbuf_free(&body);
-	return add_statement(script, &sb);
+	return add_do_block(script, &body);
 }
 
 /* ---- columns ---------------------------------------------------------------------------- */
@@ -393,7 +399,24 @@ static bool keeps_partitioning(const catalog_table *t, const pg_ddl_options *o)
 	       t->engine == ENGINE_POSTGRESQL && !catalog_map_changes_columns(o->names, t);
 }
 
+/* The primary key goes after the load (see pg_ddl_options.defer_primary_key): the table
+ * is created by the before-load script itself, so it cannot have a key of its own. */
+static bool defers_key(const catalog_table *t, const pg_ddl_options *o)
+{
+	return o->defer_primary_key && o->prep == TABLE_PREP_DROP && o->create_tables &&
+	       t->key_kind == CATALOG_KEY_PRIMARY;
+}
+
+static int create_table(const catalog_table *t, const pg_ddl_options *o, bool with_key, strbuf *out,
+			pg_ddl_script *notes, char **err);
+
 int pg_ddl_create_table(const catalog_table *t, const pg_ddl_options *o, strbuf *out,
+			pg_ddl_script *notes, char **err)
+{
+	return create_table(t, o, true, out, notes, err);
+}
+
+static int create_table(const catalog_table *t, const pg_ddl_options *o, bool with_key, strbuf *out,
 			pg_ddl_script *notes, char **err)
 {
 	strbuf_append(out, "CREATE TABLE ");
@@ -411,8 +434,16 @@ int pg_ddl_create_table(const catalog_table *t, const pg_ddl_options *o, strbuf 
 		if (append_column(out, t, i, name, o, notes, err) < 0)
 			return -1;
 	}
-	if (t->key_kind == CATALOG_KEY_PRIMARY && append_primary_key(out, t, o, err) < 0)
-		return -1;
+	if (t->key_kind == CATALOG_KEY_PRIMARY) {
+		/* built even when deferred: an excluded key column fails before anything runs */
+		strbuf key = STRBUF_INIT;
+		int rc = append_primary_key(&key, t, o, err);
+		if (rc == 0 && with_key)
+			strbuf_append_len(out, strbuf_str(&key), key.len);
+		strbuf_free(&key);
+		if (rc < 0)
+			return -1;
+	}
 	strbuf_append(out, "\n)");
 	if (keeps_partitioning(t, o))
 		strbuf_appendf(out, " PARTITION BY %s", t->partition_key);
@@ -580,7 +611,7 @@ static int add_create(pg_ddl_script *script, const catalog_table *t, const pg_dd
 	    add_sequences(script, t, o) < 0)
 		return oom(err);
 	strbuf sb = STRBUF_INIT;
-	if (pg_ddl_create_table(t, o, &sb, script, err) < 0) {
+	if (create_table(t, o, !defers_key(t, o), &sb, script, err) < 0) {
 		strbuf_free(&sb);
 		return -1;
 	}
@@ -688,9 +719,37 @@ static int add_replica_identity(pg_ddl_script *script, const catalog_table *t,
 	return add_statement(script, &sb);
 }
 
+/* The deferred primary key, unless the table has one already (created with it, e.g.
+ * before the key was deferred): the check and the ALTER in one statement. */
+static int add_deferred_key(pg_ddl_script *script, const catalog_table *t, const pg_ddl_options *o,
+			    char **err)
+{
+	strbuf table = STRBUF_INIT, key = STRBUF_INIT, body = STRBUF_INIT;
+	const size_t prefix = strlen(",\n" INDENT); /* append_primary_key's: a column list's */
+	append_table(&table, t, o);
+	int rc = append_primary_key(&key, t, o, err);
+	if (rc == 0) {
+		strbuf_append(&body, "BEGIN\n" INDENT "IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
+			      " WHERE conrelid = ");
+		sql_append_pg_literal(&body, strbuf_str(&table));
+		strbuf_appendf(&body, "::pg_catalog.regclass AND contype = 'p') THEN\n" INDENT INDENT
+			       "ALTER TABLE %s ADD %s;\n" INDENT "END IF;\nEND\n",
+			       strbuf_str(&table), key.len > prefix ? strbuf_str(&key) + prefix : "");
+		if (strbuf_failed(&table) || strbuf_failed(&key))
+			body.failed = true;
+		rc = add_do_block(script, &body) < 0 ? oom(err) : 0;
+	}
+	strbuf_free(&table);
+	strbuf_free(&key);
+	strbuf_free(&body);
+	return rc;
+}
+
 int pg_ddl_after_load(const catalog_table *t, const pg_ddl_options *o, pg_ddl_script *script,
 		      char **err)
 {
+	if (defers_key(t, o) && add_deferred_key(script, t, o, err) < 0)
+		return -1;
 	const char *ri = t->replica_identity_index;
 	bool ri_created = ri != NULL && t->key_kind == CATALOG_KEY_PRIMARY && t->key_name != NULL &&
 			  strcmp(ri, t->key_name) == 0;

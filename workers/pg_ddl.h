@@ -6,7 +6,8 @@
  *                    sequences, CREATE TABLE (columns, types, collations, NOT NULL,
  *                    non-volatile defaults, identity, generated columns, primary key,
  *                    PARTITION BY) and its partitions, sequence ownership;
- *   after the load   secondary indexes, replica identity;
+ *   after the load   the primary key when deferred (defer_primary_key), secondary
+ *                    indexes, replica identity;
  *   at cutover       setval() of every owned sequence past the migrated maximum.
  * Target names come from a catalog_name_map (renames, excluded columns). Every
  * identifier is quoted and every literal escaped (common/sqlquote.h).
@@ -47,6 +48,10 @@ typedef struct pg_ddl_options {
 	bool create_tables;
 	pg_ddl_type_fn column_type;    /* optional */
 	void *column_type_arg;
+	/* With prep = drop and create_tables: the table is created without its primary key
+	 * and pg_ddl_after_load() adds it (one index build from the loaded rows instead of
+	 * one index insert per row). Before- and after-load must be given the same value. */
+	bool defer_primary_key;
 } pg_ddl_options;
 
 /* Each returns 0 and appends to script, or -1 with *err (malloc'd) saying why: a primary

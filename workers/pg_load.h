@@ -28,6 +28,8 @@
  *     of the table later);
  *   - integer-key partitions of such a table, when the table already has recorded
  *     partitions (a resumed load), DELETE their key range first, in the same transaction;
+ *   - a table planned in several partitions may still be copied whole (whole_table
+ *     below), in the same way as a ctid table reloaded whole (next item);
  *   - ctid partitions cannot be deleted by range on the target (the target's row
  *     addresses are its own). They are only consistent with one another when every one
  *     of them reads the same snapshot. So a ctid partition copied under a fresh snapshot
@@ -168,6 +170,12 @@ int pg_load_source_end(pg_load_source *s, char **err);
 typedef struct pg_load_copy_options {
 	const char *task;   /* ferry.load_progress.task */
 	bool no_freeze;     /* never COPY FREEZE (for measuring what it brings) */
+	/* Copy every row of the partition's table in this one transaction and record all of
+	 * its partitions, as a ctid partition under a fresh snapshot does (see "Exactly
+	 * once"): for a caller that holds every partition of a table the task owns and
+	 * finds one copy of it better than several. A recorded partition is not skipped:
+	 * the table is emptied and loaded again. */
+	bool whole_table;
 	size_t chunk_bytes; /* rows are passed on in chunks of about this size; 0 = 64 kB */
 } pg_load_copy_options;
 

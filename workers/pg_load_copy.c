@@ -35,7 +35,8 @@ struct pg_load_copy {
 	pg_load_partition part;
 	pg_load_copy_options opt;
 	char label[256];      /* "table a.b partition 2/4 (...)" for messages */
-	bool reload_whole;    /* a ctid partition under a fresh snapshot: the whole table */
+	bool reload_whole;    /* every row of the table: a ctid partition under a fresh
+			       * snapshot, or whole_table */
 	bool target_txn;      /* the target transaction is open */
 	bool target_copying;  /* the target is in COPY FROM STDIN */
 	bool source_copying;  /* the source is in COPY TO STDOUT */
@@ -76,11 +77,13 @@ static void append_range(strbuf *sb, const pg_load_copy *c, bool target_side)
 	const char *col;
 	const char *cast = "";
 	char lo[64], hi[64];
+	if (c->reload_whole)
+		return;
 	if (p->kind == PG_LOAD_PART_INT_RANGE) {
 		col = target_side ? c->lt->key_target : c->lt->key_source;
 		snprintf(lo, sizeof lo, "%" PRId64, p->lo);
 		snprintf(hi, sizeof hi, "%" PRId64, p->hi);
-	} else if (p->kind == PG_LOAD_PART_CTID_RANGE && !c->reload_whole) {
+	} else if (p->kind == PG_LOAD_PART_CTID_RANGE) {
 		col = "ctid";
 		cast = "::pg_catalog.tid";
 		snprintf(lo, sizeof lo, "'(%" PRId64 ",0)'", p->lo);
@@ -215,7 +218,7 @@ static int open_target(pg_load_copy *c, bool *freeze, char **err)
 	bool mine = false, any = false;
 	if (read_recorded(c, &mine, &any, err) < 0)
 		return -1;
-	if (mine)
+	if (mine && !c->opt.whole_table)
 		return 0;
 	return prepare_range(c, any, freeze, err) < 0 ? -1 : 1;
 }
@@ -272,9 +275,13 @@ pg_load_status pg_load_copy_start(pg_load_source *src, PGconn *target, const pg_
 	*c = (pg_load_copy){.src = src, .tgt = target, .lt = lt, .part = *p, .opt = *o,
 			    .chunk = chunk, .chunk_cap = cap, .first_message = true};
 	char where[160];
-	snprintf(c->label, sizeof c->label, "table %s %s", lt->source_name,
-		 pg_load_partition_label(lt, p, where, sizeof where));
-	c->reload_whole = p->kind == PG_LOAD_PART_CTID_RANGE && !src->exported;
+	if (o->whole_table)
+		snprintf(c->label, sizeof c->label, "table %s partitions 1-%d/%d (whole table)",
+			 lt->source_name, p->count, p->count);
+	else
+		snprintf(c->label, sizeof c->label, "table %s %s", lt->source_name,
+			 pg_load_partition_label(lt, p, where, sizeof where));
+	c->reload_whole = (p->kind == PG_LOAD_PART_CTID_RANGE && !src->exported) || o->whole_table;
 	if ((p->kind == PG_LOAD_PART_INT_RANGE && lt->key_column < 0) ||
 	    (p->kind == PG_LOAD_PART_CTID_RANGE && lt->partitioned)) {
 		/* a stored plan from before the table changed on the source */

@@ -127,7 +127,7 @@ static void create_tables(bench *b, PGconn *tgt)
 	b->after = calloc((size_t)n, sizeof *b->after);
 	if (b->tables == NULL || b->after == NULL)
 		die("setup", "out of memory");
-	pg_ddl_options d = {NULL, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options d = {NULL, TABLE_PREP_DROP, true, NULL, NULL, false};
 	for (int i = 0; i < n; i++) {
 		const catalog_table *t = b->cat->tables[i];
 		pg_ddl_script before = {0};

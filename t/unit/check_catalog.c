@@ -422,7 +422,7 @@ START_TEST(ddl_before_load_drop)
 	catalog *cat = order_items();
 	test_map tm = {"app", "OrderItems", NULL, NULL, NULL};
 	catalog_name_map map = {map_table, map_schema, map_column, &tm};
-	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_before_load(cat->tables[0], &o, &s, &err), 0);
@@ -461,7 +461,7 @@ START_TEST(ddl_before_load_truncate_and_nothing)
 	catalog *cat = order_items();
 	catalog_table *t = cat->tables[0];
 	/* no map: same names; truncate without create_tables: only the TRUNCATE */
-	pg_ddl_options o = {NULL, TABLE_PREP_TRUNCATE, false, NULL, NULL};
+	pg_ddl_options o = {NULL, TABLE_PREP_TRUNCATE, false, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), 0);
@@ -500,7 +500,7 @@ START_TEST(ddl_renamed_and_excluded_columns)
 	catalog_set_string(&t->replica_identity_index, "oi_name");
 	test_map tm = {"app", "OrderItems", "Name", "name", "secret"};
 	catalog_name_map map = {map_table, map_schema, map_column, &tm};
-	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), 0);
@@ -538,13 +538,67 @@ START_TEST(ddl_renamed_and_excluded_columns)
 }
 END_TEST
 
+/* defer_primary_key with drop: the table is created without its key and the after-load
+ * script adds it first, unless the table has one; other preps keep the key inline. */
+START_TEST(ddl_deferred_primary_key)
+{
+	catalog *cat = order_items();
+	catalog_table *t = cat->tables[0];
+	test_map tm = {"app", "OrderItems", NULL, NULL, NULL};
+	catalog_name_map map = {map_table, map_schema, map_column, &tm};
+	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL, true};
+	pg_ddl_script s = {0};
+	char *err = NULL;
+	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), 0);
+	char *got = script_text(&s);
+	ck_assert_ptr_null(strstr(got, "PRIMARY KEY"));
+	ck_assert_ptr_nonnull(strstr(got, "    \"secret\" text[]\n);\n"));
+	free(got);
+	pg_ddl_script_free(&s);
+
+	ck_assert_int_eq(pg_ddl_after_load(t, &o, &s, &err), 0);
+	ck_assert_int_ge(s.n_statements, 1);
+	ck_assert_str_eq(s.statements[0],
+		"DO $ferry$\nBEGIN\n"
+		"    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = "
+		"'\"app\".\"OrderItems\"'::pg_catalog.regclass AND contype = 'p') THEN\n"
+		"        ALTER TABLE \"app\".\"OrderItems\" ADD CONSTRAINT \"Order Items_pkey\" PRIMARY KEY (\"id\");\n"
+		"    END IF;\nEND\n$ferry$");
+	/* the secondary indexes follow the key */
+	ck_assert_ptr_nonnull(strstr(s.statements[1], "CREATE UNIQUE INDEX IF NOT EXISTS \"oi_name\""));
+	pg_ddl_script_free(&s);
+
+	/* an excluded key column still fails before anything is created */
+	tm.excluded = "id";
+	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "primary key column id is excluded"));
+	free(err);
+	err = NULL;
+	pg_ddl_script_free(&s);
+	tm.excluded = NULL;
+
+	/* truncate: the table may exist with its own key; nothing is deferred */
+	o.prep = TABLE_PREP_TRUNCATE;
+	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), 0);
+	got = script_text(&s);
+	ck_assert_ptr_nonnull(strstr(got, "PRIMARY KEY (\"id\")"));
+	free(got);
+	pg_ddl_script_free(&s);
+	ck_assert_int_eq(pg_ddl_after_load(t, &o, &s, &err), 0);
+	for (int i = 0; i < s.n_statements; i++)
+		ck_assert_ptr_null(strstr(s.statements[i], "PRIMARY KEY"));
+	pg_ddl_script_free(&s);
+	catalog_free(cat);
+}
+END_TEST
+
 START_TEST(ddl_errors)
 {
 	catalog *cat = order_items();
 	catalog_table *t = cat->tables[0];
 	test_map tm = {"app", "OrderItems", NULL, NULL, "id"};
 	catalog_name_map map = {map_table, map_schema, map_column, &tm};
-	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), -1);
@@ -589,7 +643,7 @@ START_TEST(ddl_setval)
 {
 	catalog *cat = order_items();
 	catalog_table *t = cat->tables[0];
-	pg_ddl_options o = {NULL, TABLE_PREP_NOTHING, false, NULL, NULL};
+	pg_ddl_options o = {NULL, TABLE_PREP_NOTHING, false, NULL, NULL, false};
 	strbuf sb = STRBUF_INIT;
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_setval(t, &t->sequences[0], &o, 42, false, &sb, &err), 0);
@@ -626,7 +680,7 @@ START_TEST(ddl_partitions)
 	catalog_set_string(&p->bound, "FOR VALUES IN (1)");
 	test_map tm = {"app", "m", NULL, NULL, NULL};
 	catalog_name_map map = {map_table, map_schema, map_column, &tm};
-	pg_ddl_options o = {&map, TABLE_PREP_NOTHING, true, NULL, NULL};
+	pg_ddl_options o = {&map, TABLE_PREP_NOTHING, true, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), 0);
@@ -712,7 +766,7 @@ START_TEST(ddl_from_neutral_types)
 	catalog_set_string(&idx->method, "FULLTEXT");
 	catalog_index_add_part(idx, 5, false, 0);
 
-	pg_ddl_options o = {NULL, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options o = {NULL, TABLE_PREP_DROP, true, NULL, NULL, false};
 	strbuf sb = STRBUF_INIT;
 	pg_ddl_script notes = {0};
 	char *err = NULL;
@@ -750,7 +804,7 @@ START_TEST(ddl_enum_dollar_tag)
 	catalog_set_string(&c->type.udt_name, "e");
 	catalog_type_add_label(&c->type, "$ferry$");
 	catalog_type_add_label(&c->type, "$ferry1$");
-	pg_ddl_options o = {NULL, TABLE_PREP_NOTHING, true, NULL, NULL};
+	pg_ddl_options o = {NULL, TABLE_PREP_NOTHING, true, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_before_load(t, &o, &s, &err), 0);
@@ -786,6 +840,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(tc, ddl_before_load_drop);
 	tcase_add_test(tc, ddl_before_load_truncate_and_nothing);
 	tcase_add_test(tc, ddl_renamed_and_excluded_columns);
+	tcase_add_test(tc, ddl_deferred_primary_key);
 	tcase_add_test(tc, ddl_errors);
 	tcase_add_test(tc, ddl_setval);
 	tcase_add_test(tc, ddl_partitions);

@@ -130,7 +130,7 @@ static char *create_all(PGconn *conn, const catalog *cat, const catalog_name_map
 			table_prep_kind prep)
 {
 	strbuf notes = STRBUF_INIT;
-	pg_ddl_options o = {map, prep, true, NULL, NULL};
+	pg_ddl_options o = {map, prep, true, NULL, NULL, false};
 	for (int i = 0; i < cat->n_tables; i++) {
 		pg_ddl_script s = {0};
 		char *err = NULL;
@@ -583,7 +583,7 @@ START_TEST(enum_with_other_labels_is_refused)
 	exec_ok(conn, strbuf_str(&sb));
 	strbuf_free(&sb);
 
-	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options o = {&map, TABLE_PREP_DROP, true, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_int_eq(pg_ddl_before_load(table(src, src1, "varied"), &o, &s, &err), 0);
@@ -646,7 +646,7 @@ static void run_setval(PGconn *conn, const catalog_table *t, int seq, const cata
 	ck_assert_msg(pg_catalog_sequence_state(conn, &t->sequences[seq], &last, &called, &err) == 0,
 		      "%s", err ? err : "?");
 	strbuf sb = STRBUF_INIT;
-	pg_ddl_options o = {map, TABLE_PREP_NOTHING, false, NULL, NULL};
+	pg_ddl_options o = {map, TABLE_PREP_NOTHING, false, NULL, NULL, false};
 	ck_assert_int_eq(pg_ddl_setval(t, &t->sequences[seq], &o, last, called, &sb, &err), 0);
 	exec_ok(conn, strbuf_str(&sb));
 	strbuf_free(&sb);

@@ -138,7 +138,7 @@ static const char *map_column(void *arg, const catalog_table *t, const catalog_c
 /* Creates the target table from the source model (DROP + CREATE). */
 static void create_target(PGconn *dst, const catalog_table *t, const catalog_name_map *names)
 {
-	pg_ddl_options o = {names, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options o = {names, TABLE_PREP_DROP, true, NULL, NULL, false};
 	pg_ddl_script s = {0};
 	char *err = NULL;
 	ck_assert_msg(pg_ddl_before_load(t, &o, &s, &err) == 0, "before_load: %s", err);
@@ -727,7 +727,7 @@ START_TEST(whole_table_frozen_then_indexed)
 				 query_int(dst, "SELECT pg_relation_size('fz.t') / 8192"));
 	PQclear(res);
 
-	pg_ddl_options dopt = {NULL, TABLE_PREP_DROP, true, NULL, NULL};
+	pg_ddl_options dopt = {NULL, TABLE_PREP_DROP, true, NULL, NULL, false};
 	pg_ddl_script after = {0};
 	ck_assert(pg_ddl_after_load(t, &dopt, &after, &err) == 0);
 	pg_load_finish_options fo = {TASK, &after, true, "64MB"};
@@ -741,6 +741,83 @@ START_TEST(whole_table_frozen_then_indexed)
 	ck_assert(pr.finished && pr.partitions_done == 1 && pr.rows == 200000);
 	ck_assert_int_eq(pg_load_progress_forget(dst, TASK, &lt, &err), 0);
 	ck_assert_int_eq(query_int(dst, "SELECT count(*) FROM ferry.load_progress"), 0);
+	pg_ddl_script_free(&after);
+	pg_load_plan_free(&plan);
+	pg_load_table_free(&lt);
+	catalog_free(cat);
+	PQfinish(src);
+	PQfinish(dst);
+}
+END_TEST
+
+/* A table planned in partitions copied whole (whole_table) after one partition was
+ * recorded: emptied and loaded once, frozen, every partition recorded; its primary key,
+ * deferred by the before-load DDL, comes with the after-load step. */
+START_TEST(whole_table_over_partitions)
+{
+	PGconn *src = connect_db(src_db), *dst = connect_db(dst_db);
+	exec_ok(src, "DROP SCHEMA IF EXISTS wt CASCADE; CREATE SCHEMA wt;"
+		     "CREATE TABLE wt.t (id int PRIMARY KEY, v text);"
+		     "INSERT INTO wt.t SELECT i, md5(i::text) FROM generate_series(1, 8000) i");
+	exec_ok(src, "VACUUM ANALYZE wt.t");
+	bookkeeping(dst);
+	catalog *cat = read_catalog(src, "wt");
+	const catalog_table *t = find_table(cat, "wt", "t");
+	pg_ddl_options dopt = {NULL, TABLE_PREP_DROP, true, NULL, NULL, true};
+	pg_ddl_script ddl = {0};
+	char *err = NULL;
+	ck_assert_msg(pg_ddl_before_load(t, &dopt, &ddl, &err) == 0, "before_load: %s", err);
+	for (int i = 0; i < ddl.n_statements; i++)
+		exec_ok(dst, ddl.statements[i]);
+	pg_ddl_script_free(&ddl);
+	const char *keys = "SELECT count(*) FROM pg_constraint WHERE conrelid = 'wt.t'::regclass AND contype = 'p'";
+	ck_assert_int_eq(query_int(dst, keys), 0);
+	pg_load_table lt;
+	pg_load_table_options o = {.target_owned = true};
+	table_init(&lt, t, &o);
+	pg_load_plan plan = {0};
+	plan_table(src, dst, &lt, 2000, true, &plan);
+	ck_assert_int_eq(plan.n, 4);
+	pg_load_source s;
+	source_begin(&s, src, NULL);
+	copy_part(&s, dst, &lt, &plan.parts[1], NULL);
+	/* abandoned mid-way: the recorded partition stays as it was */
+	pg_load_copy *c = NULL;
+	pg_load_copy_options co = {.task = TASK, .whole_table = true, .chunk_bytes = 4096};
+	ck_assert_int_eq(pg_load_copy_start(&s, dst, &lt, &plan.parts[0], &co, &c, &err), PG_LOAD_MORE);
+	ck_assert_int_eq(pg_load_copy_step(c, 0, &err), PG_LOAD_MORE);
+	pg_load_copy_free(c);
+	source_end(&s);
+	ck_assert_int_eq(query_int(dst, "SELECT count(*) FROM ferry.load_progress"), 1);
+	int64_t part2 = query_int(dst, "SELECT count(*) FROM wt.t");
+	ck_assert_int_gt(part2, 0);
+	source_begin(&s, src, NULL);
+	int64_t rows = 0;
+	ck_assert_int_eq(pg_load_copy_partition(&s, dst, &lt, &plan.parts[0], &co, &rows, &err), PG_LOAD_DONE);
+	source_end(&s);
+	ck_assert_int_eq(rows, 8000);
+	assert_same_rows(src, "SELECT * FROM wt.t", dst, "SELECT * FROM wt.t", "r.id");
+	ck_assert_int_eq(query_int(dst, "SELECT count(*) FROM ferry.load_progress WHERE partition > 0"), 4);
+	ck_assert_int_eq(query_int(dst, "SELECT sum(rows) FROM ferry.load_progress"), 8000);
+	/* the later partitions find themselves recorded */
+	source_begin(&s, src, NULL);
+	for (int i = 1; i < plan.n; i++)
+		ck_assert_int_eq(copy_part(&s, dst, &lt, &plan.parts[i], NULL), PG_LOAD_SKIPPED);
+	source_end(&s);
+	PGresult *res = PQexec(dst, "CREATE EXTENSION IF NOT EXISTS pg_visibility");
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		ck_assert_int_eq(query_int(dst, "SELECT all_frozen FROM pg_visibility_map_summary('wt.t')"),
+				 query_int(dst, "SELECT pg_relation_size('wt.t') / 8192"));
+	PQclear(res);
+	pg_ddl_script after = {0};
+	ck_assert(pg_ddl_after_load(t, &dopt, &after, &err) == 0);
+	pg_load_finish_options fo = {TASK, &after, false, "64MB"};
+	ck_assert_int_eq(pg_load_finish_table(dst, &lt, &fo, &err), PG_LOAD_DONE);
+	ck_assert_int_eq(query_int(dst, keys), 1);
+	/* run again on a table that has its key (e.g. created with it): nothing changes */
+	exec_ok(dst, "DELETE FROM ferry.load_progress WHERE partition = 0");
+	ck_assert_msg(pg_load_finish_table(dst, &lt, &fo, &err) == PG_LOAD_DONE, "%s", err ? err : "?");
+	ck_assert_int_eq(query_int(dst, keys), 1);
 	pg_ddl_script_free(&after);
 	pg_load_plan_free(&plan);
 	pg_load_table_free(&lt);
@@ -863,6 +940,7 @@ static Suite *live_suite(void)
 		{"restart ctid", restart_ctid_partitions},
 		{"other shape", other_shape_refused},
 		{"freeze and after-load", whole_table_frozen_then_indexed},
+		{"whole table over partitions", whole_table_over_partitions},
 		{"errors", errors_are_values},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

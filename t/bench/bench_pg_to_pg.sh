@@ -1,0 +1,516 @@
+#!/bin/bash
+# shellcheck disable=SC2016 # SQL and jq text is single-quoted on purpose
+# PostgreSQL -> PostgreSQL through ferryd, side by side with what a DBA would use instead,
+# on the same data in one run (absolute times drift between runs and machines: read the
+# ratios). Not a test: prints figures. Three parts, each repeated ROUNDS times with the
+# tools interleaved (their order rotates per round), medians and ratios at the end:
+#
+#   full load   pgbench -i -s $SCALE plus a table of varied types ($VARIED_ROWS rows):
+#               - raw pipe: COPY t TO STDOUT (FORMAT binary) | COPY t FROM STDIN, two
+#                 tables at a time, tables from pg_dump's pre-data, keys after (post-data)
+#               - pgcopydb clone --table-jobs 2 --index-jobs 2 --no-owner --no-acl
+#               - ferryd, migration_type = full-load, load_workers = 2: from its start
+#                 until the task's phase is stopped (every table loaded, keys built)
+#               into an emptied target database each time. Targets: ferry's time <= 0.8 x
+#               pgcopydb's, ferry's throughput >= 0.9 x the raw pipe's.
+#   CDC         a backlog of $CDC_TXNS pgbench TPC-B transactions made while both
+#               consumers are stopped, then timed until caught up:
+#               - native logical replication: a disabled subscription enabled, until the
+#                 slot's confirmed_flush_lsn reaches the backlog's end
+#               - ferryd (full-load-and-cdc task with its default 4 apply workers,
+#                 stopped for the backlog), until applied_position in its status
+#                 reaches the backlog's end
+#               Also the CPU time each catch-up took (both servers' processes and
+#               ferry's), a figure less at the mercy of other load on the machine.
+#               Changes counted: 3 updates + 1 insert per transaction. Target: ferry's
+#               changes/s >= 2 x native's.
+#   memory      peak RSS (VmHWM) of every ferry process while ferryd catches up a backlog
+#               of $MEM_CHANGES changes, against ring_size + 64 MB; then, per spill codec,
+#               spill bytes per change while apply is held back by a lock on the target
+#               ($CODEC_TXNS transactions each, ring_size 1MB so nearly all of it spills).
+#
+# Run from a build directory (after make), or set top_builddir. Environment:
+#   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000 MEM_CHANGES=5000000
+#   CODEC_TXNS=50000 PARTS="load cdc memory" (which parts to run)
+#   CDC_TRACE=1 prints ferry's received and applied positions while it catches up
+#   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task, CDC_TASK_OPTS
+#   for its CDC task
+#   ONLY_LOAD_TOOLS="ferry" only these full-load tools; PERF_OUT=FILE records a system-wide
+#   perf profile of each ferry full load into FILE.N
+#   KEEP_TMP=1 keeps the servers' directories (t/lib.sh)
+# Servers: PostgreSQL 15 from t/lib.sh (wal_level logical, synchronous_commit off, fsync
+# off) with shared_buffers 1GB, max_wal_size 8GB, checkpoint_timeout 30min on both sides.
+set -uo pipefail
+
+if [[ -z ${top_builddir:-} && -x ./ferryd ]]; then
+	top_builddir=$PWD
+fi
+TEST_TIMEOUT=${TEST_TIMEOUT:-14400}
+. "$(cd "$(dirname "$0")/../.." && pwd)/t/lib.sh"
+require_ferry_binaries
+
+SCALE=${SCALE:-30}
+VARIED_ROWS=${VARIED_ROWS:-500000}
+ROUNDS=${ROUNDS:-3}
+CDC_TXNS=${CDC_TXNS:-100000}
+MEM_CHANGES=${MEM_CHANGES:-5000000}
+CODEC_TXNS=${CODEC_TXNS:-50000}
+PARTS=${PARTS:-load cdc memory}
+FERRY_TASK_OPTS=${FERRY_TASK_OPTS:-}
+CDC_TASK_OPTS=${CDC_TASK_OPTS:-}
+
+die() { echo "bench_pg_to_pg: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+# The servers: t/lib.sh's, with room for a 1 GB load.
+tune_pg() {  # tune_pg NAME
+	local data=$TEST_TMP/pg-$1/data s
+	for s in "shared_buffers = '1GB'" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'"; do
+		pg_sql "$1" "ALTER SYSTEM SET $s" >/dev/null || return 1
+	done
+	_as_pg pg_ctl -D "$data" -w -t 120 -m fast restart >"$TEST_TMP/pg-$1/restart.log" 2>&1 || return 1
+	_pg_pid[$1]=$(head -n 1 "$data/postmaster.pid")
+}
+start_pg src && tune_pg src || die "cannot start the source server"
+start_pg dst && tune_pg dst || die "cannot start the target server"
+src_sql() { pg_sql src "$@"; }
+dst_sql() { local db=$1; shift; PGDATABASE=$db pg_sql dst "$@"; }
+dst_psql() { psql -X -q -v ON_ERROR_STOP=1 -h "$DST_SOCKDIR" -p "$DST_PORT" -U postgres -d "$1"; }  # DB < SQL
+pgbench_src() { PGPASSWORD=$SRC_PASSWORD pgbench -h 127.0.0.1 -p "$SRC_PORT" -U ferry "$@" app; }
+SRC_LSN_SQL="SELECT (pg_catalog.pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"
+
+echo "== ferry PG -> PG benchmark: $(nproc) cores, load average $(loadavg) at the start"
+echo "   data: pgbench -i -s $SCALE + $VARIED_ROWS rows of varied types; $ROUNDS rounds"
+
+# ---- data --------------------------------------------------------------------------------
+pgbench_src -i -q -s "$SCALE" >"$TEST_TMP/pgbench-init.log" 2>&1 || die "pgbench -i failed: $(tail -3 "$TEST_TMP/pgbench-init.log")"
+src_sql "SET ROLE ferry;
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE varied (
+	id bigint PRIMARY KEY, n numeric(20,5), t text, b bytea, ts timestamptz, u uuid, j jsonb,
+	arr int[], m mood, flag boolean, d date, f float8,
+	doubled bigint GENERATED ALWAYS AS (id * 2) STORED);
+INSERT INTO varied (id, n, t, b, ts, u, j, arr, m, flag, d, f)
+SELECT g, g * 1.5, CASE WHEN g % 7 = 0 THEN NULL ELSE 'label ' || md5(g::text) END,
+	decode(repeat(md5(g::text), 64), 'hex'),
+	'2024-01-01 00:00:00+00'::timestamptz + g * interval '1 minute',
+	md5(g::text)::uuid, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', 'b'), 'note', md5(g::text)),
+	CASE WHEN g % 5 = 0 THEN NULL ELSE ARRAY[g, g + 1, 3] END,
+	(ARRAY['sad','ok','happy'])[1 + g % 3]::mood, g % 2 = 0, DATE '2020-01-01' + (g % 3000), g / 3.0
+FROM generate_series(1, $VARIED_ROWS) g;
+ALTER TABLE pgbench_history REPLICA IDENTITY FULL;" >/dev/null || die "cannot create the varied table"
+src_sql "VACUUM ANALYZE" >/dev/null
+src_sql "CHECKPOINT" >/dev/null
+ROWS=$(src_sql "SELECT sum(n_live_tup) FROM pg_stat_user_tables")
+SIZE=$(src_sql "SELECT pg_size_pretty(pg_database_size('app'))")
+# Largest first: the raw pipe starts the two big tables together, as the anchor did.
+TABLES=$(src_sql "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY pg_relation_size(c.oid) DESC")
+echo "   $ROWS rows, database $SIZE, tables: $(echo $TABLES)"
+
+declare -A TIMES=()
+record() { TIMES[$1]="${TIMES[$1]:-} $2"; }
+
+# ---- full load -----------------------------------------------------------------------------
+# pgcopydb logs in as ferry over TCP, as ferry does (it owns the tables and the target database).
+PGCOPYDB_SRC="postgres://ferry:$SRC_PASSWORD@127.0.0.1:$SRC_PORT/app"
+reset_target() {  # empty database "load" owned by ferry, nothing left to write back
+	dst_sql postgres "DROP DATABASE IF EXISTS load WITH (FORCE)" >/dev/null 2>&1
+	dst_sql postgres "CREATE DATABASE load OWNER ferry" >/dev/null || die "cannot create the target database"
+	dst_sql postgres "CHECKPOINT" >/dev/null
+	sync
+}
+
+verify_load() {  # LABEL: row counts of every table and the number of indexes agree
+	local t s d
+	for t in $TABLES; do
+		s=$(src_sql "SELECT count(*) FROM public.$t")
+		d=$(dst_sql load "SELECT count(*) FROM public.$t")
+		[[ $s == "$d" ]] || die "$1: $t has $d rows on the target, $s on the source"
+	done
+	s=$(src_sql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")
+	d=$(dst_sql load "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")
+	[[ $s == "$d" ]] || die "$1: $d indexes on the target, $s on the source"
+}
+
+load_raw() {
+	local dump="pg_dump -h $SRC_SOCKDIR -p $SRC_PORT -U postgres --schema-only --no-owner --no-acl"
+	$dump --section=pre-data app | dst_psql load >/dev/null || return 1
+	printf '%s\n' $TABLES | xargs -P 2 -I '{}' sh -c \
+		"psql -X -q -h '$SRC_SOCKDIR' -p $SRC_PORT -U postgres -d app -c 'COPY public.{} TO STDOUT (FORMAT binary)' |
+		 psql -X -q -v ON_ERROR_STOP=1 -h '$DST_SOCKDIR' -p $DST_PORT -U postgres -d load -c 'COPY public.{} FROM STDIN (FORMAT binary)'" || return 1
+	$dump --section=post-data app | dst_psql load >/dev/null
+}
+
+load_pgcopydb() {
+	rm -rf "$TEST_TMP/pgcopydb"
+	pgcopydb clone --source "$PGCOPYDB_SRC" --target "postgres://ferry:$DST_PASSWORD@127.0.0.1:$DST_PORT/load" \
+		--table-jobs 2 --index-jobs 2 --no-owner --no-acl --dir "$TEST_TMP/pgcopydb" \
+		>"$TEST_TMP/pgcopydb.log" 2>&1 || { tail -20 "$TEST_TMP/pgcopydb.log" >&2; return 1; }
+}
+
+task_phase() { task_field "$1" "$2" phase; }
+# Polling costs CPU the measured tools need (2 cores): one ferryctl call, no jq, per poll.
+status_raw() { "$FERRYCTL_BIN" -c "$1" status --json 2>/dev/null; }
+wait_phase() {  # INI TASK PHASE SECONDS: polls every 0.1 s; an error phase fails at once
+	local deadline=$((SECONDS + $4)) doc
+	while ((SECONDS < deadline)); do
+		doc=$(status_raw "$1")
+		[[ $doc =~ \"phase\":\ ?\"$3\" ]] && [[ $(jq -r --arg t "$2" '.tasks[] | select(.name == $t) | .phase' <<<"$doc") == "$3" ]] && return 0
+		[[ $doc =~ \"phase\":\ ?\"error\" ]] && { echo "task $2: $(task_field "$1" "$2" error)" >&2; return 1; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# With PERF_OUT=FILE, a system-wide perf profile of each ferry run goes to FILE.NAME, and
+# FILE.NAME.pids names the processes (perf knows them by pid only).
+perf_pid= pids_pid=
+perf_start() {  # NAME
+	[[ -n ${PERF_OUT:-} ]] || return 0
+	perf record -a -g -F 299 -o "$PERF_OUT.$1" >/dev/null 2>&1 &
+	perf_pid=$!
+	while sleep 0.5; do ps -eo pid=,args= | grep -E 'postgres: |ferryd: '; done >"$PERF_OUT.$1.pids" 2>/dev/null &
+	pids_pid=$!
+	sleep 1
+}
+perf_stop() {
+	[[ -n $perf_pid ]] || return 0
+	kill -INT "$perf_pid"
+	wait "$perf_pid"
+	kill "$pids_pid"
+	wait "$pids_pid" 2>/dev/null
+	perf_pid= pids_pid=
+}
+
+load_run=0
+load_ferry() {
+	load_run=$((load_run + 1))
+	local ini=$TEST_TMP/load$load_run.ini
+	write_ferry_ini "$ini"
+	ini_endpoint "$ini" pgsrc src
+	ini_endpoint "$ini" pgdst dst dbname=load
+	# shellcheck disable=SC2086 # FERRY_TASK_OPTS is a list of key=value words
+	ini_task "$ini" fl pgsrc pgdst migration_type=full-load load_workers=2 apply_workers=1 \
+		target_table_prep=drop create_tables=yes 'include=public.*' $FERRY_TASK_OPTS
+	perf_start "load$load_run"
+	start_ferryd "$ini" || return 1
+	wait_phase "$ini" fl stopped 600 || { tail -5 "$(ferry_log_dir "$ini")"/*.log >&2; return 1; }
+	perf_stop
+	stop_ferryd "$ini"
+	cp "$(ferry_log_dir "$ini")"/load-fl-*.log "$TEST_TMP/" 2>/dev/null
+}
+
+timed_load() {  # LABEL FUNCTION
+	reset_target
+	local la t0 t1
+	la=$(loadavg)
+	t0=$(now)
+	"$2" || die "$1 failed"
+	t1=$(now)
+	verify_load "$1"
+	record "load $1" "$(elapsed "$t0" "$t1")"
+	printf '   %-10s %8.2f s   (load average %s)\n' "$1" "$(elapsed "$t0" "$t1")" "$la"
+}
+
+rotate() {  # ROUND WORD...: the words, starting at position ROUND mod count
+	local r=$1 n
+	shift
+	n=$#
+	local -a w=("$@")
+	for ((i = 0; i < n; i++)); do echo "${w[(r + i) % n]}"; done
+}
+
+if has_part load; then
+	LOAD_TOOLS=(raw)
+	if command -v pgcopydb >/dev/null; then LOAD_TOOLS+=(pgcopydb); else echo "   pgcopydb not installed (apt-get install pgcopydb): left out"; fi
+	LOAD_TOOLS+=(ferry)
+	[[ -n ${ONLY_LOAD_TOOLS:-} ]] && read -r -a LOAD_TOOLS <<<"$ONLY_LOAD_TOOLS"
+	echo "== full load"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		echo "-- round $r"
+		for tool in $(rotate "$r" "${LOAD_TOOLS[@]}"); do timed_load "$tool" "load_$tool"; done
+	done
+	echo "   ferry's last load, per partition:"
+	grep -h "copied\|loaded:" "$TEST_TMP"/load-fl-*.log | sed 's/^/     /'
+fi
+
+# ---- CDC catch-up -----------------------------------------------------------------------------
+SUB_CONNINFO="host=127.0.0.1 port=$SRC_PORT user=ferry password=$SRC_PASSWORD dbname=app"
+slot_active() { [[ $(src_sql "SELECT active FROM pg_replication_slots WHERE slot_name = '$1'") == t ]]; }
+slot_idle() { ! slot_active "$1"; }
+cdc_ini=$TEST_TMP/cdc.ini
+
+setup_cdc() {
+	src_sql "SET ROLE ferry; CREATE PUBLICATION bench_native FOR TABLE pgbench_accounts, pgbench_branches,
+	         pgbench_tellers, pgbench_history" >/dev/null || return 1
+	local db
+	for db in native cdc; do
+		dst_sql postgres "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+		dst_sql postgres "CREATE DATABASE $db OWNER ferry" >/dev/null || return 1
+	done
+	pg_dump -h "$SRC_SOCKDIR" -p "$SRC_PORT" -U postgres --schema-only --no-owner --no-acl -t 'public.pgbench_*' app |
+		dst_psql native >/dev/null || return 1
+	dst_sql native "CREATE SUBSCRIPTION bench_native CONNECTION '$SUB_CONNINFO' PUBLICATION bench_native
+	                WITH (copy_data = true)" >/dev/null || return 1
+	wait_until 600 eval '[[ $(dst_sql native "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> '"'r'"'") == 0 ]]' ||
+		return 1
+	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
+	wait_until 60 slot_idle bench_native || return 1
+	write_ferry_ini "$cdc_ini"
+	ini_endpoint "$cdc_ini" pgsrc src
+	ini_endpoint "$cdc_ini" pgdst dst dbname=cdc
+	# shellcheck disable=SC2086 # CDC_TASK_OPTS is a list of key=value words
+	# apply_workers: ferry's default. It must stay the same for every run of the task.
+	ini_task "$cdc_ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=4 \
+		ring_size=64MB target_table_prep=drop create_tables=yes 'include=public.pgbench_*' $CDC_TASK_OPTS
+	start_ferryd "$cdc_ini" || return 1
+	wait_phase "$cdc_ini" cdc cdc 600 || return 1
+	wait_until 120 eval '[[ $(jq_status "$cdc_ini" "[.tasks[0].tables[] | select(.state != \"in-sync\")] | length") == 0 ]]' || return 1
+	stop_ferryd "$cdc_ini"
+	# warmed, and no autovacuum of the fresh copies during the first round
+	for db in native cdc; do dst_sql "$db" "VACUUM ANALYZE" >/dev/null; done
+	dst_sql postgres "CHECKPOINT" >/dev/null
+}
+
+# A backlog of N transactions (both consumers stopped), then one more as an end marker:
+# every backlog commit lies before END_LSN, and the marker's commit after it.
+make_backlog() {  # N [CLIENTS]
+	local t0 t1 c=${2:-2}
+	t0=$(now)
+	pgbench_src -n -c "$c" -j 2 -t $(($1 / c)) >"$TEST_TMP/pgbench.log" 2>&1 || die "pgbench failed: $(tail -3 "$TEST_TMP/pgbench.log")"
+	t1=$(now)
+	END_LSN=$(src_sql "$SRC_LSN_SQL")
+	pgbench_src -n -c 1 -t 1 >/dev/null 2>&1 || die "pgbench (marker) failed"
+	BACKLOG_CHANGES=$(((($1 / c) * c + 1) * 4))
+	printf '   backlog: %d transactions (%d changes) made in %s s by pgbench (%.0f changes/s)\n' \
+		$((($1 / c) * c + 1)) "$BACKLOG_CHANGES" "$(elapsed "$t0" "$t1")" \
+		"$(awk -v c="$BACKLOG_CHANGES" -v s="$(elapsed "$t0" "$t1")" 'BEGIN { print c / s }')"
+}
+
+native_caught_up() {
+	[[ $(src_sql "SELECT confirmed_flush_lsn - '0/0'::pg_lsn >= $END_LSN FROM pg_replication_slots
+	              WHERE slot_name = 'bench_native'") == t ]]
+}
+ferry_applied() {  # the first task's applied_position, without jq (see status_raw)
+	local doc
+	doc=$(status_raw "$1")
+	[[ $doc =~ \"applied_position\":\ ?([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+}
+ferry_caught_up() {
+	local doc p
+	doc=$(status_raw "$1")
+	[[ $doc =~ \"applied_position\":\ ?([0-9]+) ]] || return 1
+	p=${BASH_REMATCH[1]}
+	if [[ -n ${CDC_TRACE:-} ]]; then  # where the catch-up is: received and applied, per poll
+		[[ $doc =~ \"received_position\":\ ?([0-9]+) ]] &&
+			printf '     %s received %d MB behind, applied %d MB behind\n' "$(date +%T.%N | cut -c1-12)" \
+				$(((END_LSN - BASH_REMATCH[1]) / 1048576)) $(((END_LSN - p) / 1048576)) >&2
+	fi
+	((p >= END_LSN))
+}
+poll() {  # SECONDS COMMAND...: like wait_until, every 0.05 s
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS >= deadline)) && return 1
+		sleep 0.05
+	done
+}
+
+# CPU time (clock ticks) of a process tree: the process, its reaped children (cutime,
+# cstime) and its live children. Wall times swing with what else runs on the machine;
+# the CPU a catch-up costs (both servers' and ferry's processes) much less.
+cpu_ticks() {  # PID...
+	local pid c sum=0
+	for pid in "$@"; do
+		for c in "$pid" $(child_pids "$pid"); do
+			[[ -r /proc/$c/stat ]] || continue
+			sum=$((sum + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$c/stat")))
+		done
+	done
+	echo "$sum"
+}
+servers_cpu() { cpu_ticks "${_pg_pid[src]}" "${_pg_pid[dst]}"; }
+
+cdc_native() {
+	CDC_CPU0=$(servers_cpu)
+	dst_sql native "ALTER SUBSCRIPTION bench_native ENABLE" >/dev/null || return 1
+	poll 1200 native_caught_up || return 1
+	CDC_T1=$(now)
+	CDC_CPU=$(($(servers_cpu) - CDC_CPU0))
+	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
+	wait_until 60 slot_idle bench_native
+}
+
+cdc_run=0
+cdc_ferry() {
+	cdc_run=$((cdc_run + 1))
+	perf_start "cdc$cdc_run"
+	CDC_CPU0=$(servers_cpu)
+	start_ferryd "$cdc_ini" || return 1
+	poll 1200 ferry_caught_up "$cdc_ini" || { echo "ferry did not catch up: phase $(task_phase "$cdc_ini" cdc)" >&2; return 1; }
+	CDC_T1=$(now)
+	CDC_CPU=$(($(servers_cpu) + $(cpu_ticks "$FERRYD_PID") - CDC_CPU0))
+	perf_stop
+	stop_ferryd "$cdc_ini"
+}
+
+verify_cdc() {  # every copy has the source's history and balances
+	local q="SELECT count(*) || ':' || sum(delta) || ':' || (SELECT sum(abalance) FROM pgbench_accounts) FROM pgbench_history"
+	local s n f
+	s=$(src_sql "$q")
+	n=$(dst_sql native "$q")
+	f=$(dst_sql cdc "$q")
+	[[ $s == "$n" ]] || die "native copy differs: source $s, target $n"
+	[[ $s == "$f" ]] || die "ferry copy differs: source $s, target $f"
+}
+
+timed_cdc() {  # LABEL
+	local la t0
+	la=$(loadavg)
+	t0=$(now)
+	"cdc_$1" || die "$1 catch-up failed"
+	local s cpu
+	s=$(elapsed "$t0" "$CDC_T1")
+	cpu=$(awk -v t="$CDC_CPU" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
+	record "cdc $1" "$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { printf "%.0f", c / s }')"
+	record "cdc-cpu $1" "$(awk -v c="$BACKLOG_CHANGES" -v s="$cpu" 'BEGIN { printf "%.0f", c / s }')"
+	printf '   %-10s %8.2f s %10.0f changes/s   %6.2f CPU s (servers + ferry) %8.0f changes per CPU s   (load average %s)\n' \
+		"$1" "$s" "$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { print c / s }')" "$cpu" \
+		"$(awk -v c="$BACKLOG_CHANGES" -v s="$cpu" 'BEGIN { print c / s }')" "$la"
+}
+
+if has_part cdc || has_part memory; then
+	echo "== CDC setup: native subscription initial sync, ferry full-load-and-cdc of the pgbench tables"
+	setup_cdc || die "CDC setup failed"
+fi
+if has_part cdc; then
+	echo "== CDC catch-up"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		echo "-- round $r"
+		make_backlog "$CDC_TXNS"
+		for tool in $(rotate "$r" native ferry); do timed_cdc "$tool"; done
+		verify_cdc
+	done
+fi
+
+# ---- memory and spill ------------------------------------------------------------------------
+declare -A HWM=() ANON=() NAMES=()
+sample_rss() {  # the peak of every process of ferryd $1 so far
+	local pid f hwm anon name
+	for pid in "$1" $(child_pids "$1"); do
+		f=/proc/$pid/status
+		[[ -r $f ]] || continue
+		name=$(proc_title "$pid")
+		name=${name#ferryd: }
+		[[ -n $name ]] || continue
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "$f")
+		anon=$(awk '/^RssAnon:/ { print $2 }' "$f")
+		[[ -n $hwm ]] || continue
+		((hwm > ${HWM[$name]:-0})) && HWM[$name]=$hwm
+		((anon > ${ANON[$name]:-0})) && ANON[$name]=$anon
+	done
+}
+
+memory_run() {
+	local txns=$((MEM_CHANGES / 4)) t0 t1 spill_peak=0 s
+	echo "== memory: ferryd catching up a backlog of $MEM_CHANGES changes, ring_size 64MB, 4 apply workers"
+	make_backlog "$txns" 4
+	t0=$(now)
+	start_ferryd "$cdc_ini" || die "ferryd did not start"
+	until ferry_caught_up "$cdc_ini"; do
+		sample_rss "$FERRYD_PID"
+		s=$(jq_status "$cdc_ini" '.tasks[0].spill_bytes // 0')
+		[[ -n $s ]] && ((s > spill_peak)) && spill_peak=$s
+		[[ $(task_phase "$cdc_ini" cdc) == error ]] && die "ferry: $(task_field "$cdc_ini" cdc error)"
+		sleep 0.2
+	done
+	t1=$(now)
+	sample_rss "$FERRYD_PID"
+	stop_ferryd "$cdc_ini"
+	printf '   caught up in %s s (%.0f changes/s), spill peak %d MB\n' "$(elapsed "$t0" "$t1")" \
+		"$(awk -v c="$BACKLOG_CHANGES" -v s="$(elapsed "$t0" "$t1")" 'BEGIN { print c / s }')" $((spill_peak / 1048576))
+	local limit=$(((64 + 64) * 1024)) name over=0
+	printf '   %-22s %12s %14s\n' process "peak RSS" "peak anon RSS"
+	while IFS= read -r name; do
+		printf '   %-22s %9d MB %11d MB\n' "$name" $((HWM[$name] / 1024)) $((ANON[$name] / 1024))
+		((HWM[$name] > limit)) && over=1
+	done < <(printf '%s\n' "${!HWM[@]}" | sort)
+	if ((over)); then
+		echo "   some process peaked above ring_size + 64 MB = 128 MB (peak RSS counts the shared rings it touched)"
+	else
+		echo "   every process stayed within ring_size + 64 MB = 128 MB"
+	fi
+}
+
+# Apply is held back by a lock on the target, so capture spills; bytes per change is the
+# slope of spill_bytes over changes captured once spilling began.
+codec_run() {  # CODEC
+	local ini=$TEST_TMP/cdc-$1.ini lockpid c0=-1 s0=0 c s p
+	write_ferry_ini "$ini" "data_dir=$(ferry_data_dir "$cdc_ini")" "log_dir=$(ferry_log_dir "$cdc_ini")" \
+		"pid_file=$(ferry_pid_file "$cdc_ini")"
+	ini_endpoint "$ini" pgsrc src
+	ini_endpoint "$ini" pgdst dst dbname=cdc
+	ini_task "$ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=4 \
+		ring_size=1MB "spill_compression=$1" target_table_prep=drop create_tables=yes 'include=public.pgbench_*'
+	make_backlog "$CODEC_TXNS" >/dev/null
+	PGAPPNAME=bench_lock PGDATABASE=cdc pg_sql dst "BEGIN; LOCK TABLE pgbench_accounts, pgbench_tellers,
+		pgbench_branches, pgbench_history IN EXCLUSIVE MODE; SELECT pg_sleep(3600)" >/dev/null 2>&1 &
+	lockpid=$!
+	wait_until 20 eval '[[ $(dst_sql cdc "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"'bench_lock'"' AND wait_event = '"'PgSleep'"'") == 1 ]]' ||
+		die "the lock on the target was not taken"
+	start_ferryd "$ini" || die "ferryd did not start"
+	local stable=0 last=-1
+	while ((stable < 5)); do
+		c=$(jq_status "$ini" '.tasks[0].changes_captured // 0')
+		s=$(jq_status "$ini" '.tasks[0].spill_bytes // 0')
+		p=$(jq_status "$ini" '.tasks[0].received_position // 0')
+		[[ -n $c && -n $s ]] || continue
+		((c0 < 0 && s > 0)) && { c0=$c; s0=$s; }
+		if ((p > END_LSN && c == last)); then stable=$((stable + 1)); else stable=0; fi
+		last=$c
+		sleep 0.3
+	done
+	dst_sql cdc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench_lock'" >/dev/null
+	wait "$lockpid" 2>/dev/null
+	poll 600 ferry_caught_up "$ini" || die "ferry did not catch up after the lock"
+	stop_ferryd "$ini"
+	local bpc
+	bpc=$(awk -v s="$((s - s0))" -v c="$((c - c0))" 'BEGIN { printf "%.1f", (c > 0 ? s / c : 0) }')
+	record "spill $1" "$bpc"
+	printf '   %-5s %6.1f bytes/change (%d MB for %d changes spilled)\n' "$1" "$bpc" $(((s - s0) / 1048576)) $((c - c0))
+}
+
+if has_part memory; then
+	memory_run
+	echo "== spill bytes per change ($CODEC_TXNS transactions per codec, apply held back)"
+	for codec in zstd lz4 none; do codec_run "$codec"; done
+fi
+
+# ---- summary --------------------------------------------------------------------------------------
+echo "== medians of $ROUNDS rounds (load average now $(loadavg))"
+declare -A MED=()
+while IFS= read -r k; do
+	[[ -n $k ]] || continue
+	MED[$k]=$(echo "${TIMES[$k]}" | median)
+	case $k in
+	load*) printf '   %-16s %8.2f s %10.0f rows/s   runs:%s\n' "$k" "${MED[$k]}" "$(awk -v r="$ROWS" -v s="${MED[$k]}" 'BEGIN { print r / s }')" "${TIMES[$k]}" ;;
+	cdc-cpu*) printf '   %-16s %10.0f changes per CPU second   runs:%s\n' "$k" "${MED[$k]}" "${TIMES[$k]}" ;;
+	cdc*) printf '   %-16s %10.0f changes/s   runs:%s\n' "$k" "${MED[$k]}" "${TIMES[$k]}" ;;
+	esac
+done < <(printf '%s\n' "${!TIMES[@]}" | sort)
+if [[ -n ${MED[load ferry]:-} && -n ${MED[load raw]:-} ]]; then
+	printf '   full load: ferry throughput / raw pipe = %s (target >= 0.9)\n' "$(ratio "${MED[load raw]}" "${MED[load ferry]}")"
+	[[ -n ${MED[load pgcopydb]:-} ]] &&
+		printf '   full load: ferry time / pgcopydb time = %s (target <= 0.8)\n' "$(ratio "${MED[load ferry]}" "${MED[load pgcopydb]}")"
+fi
+[[ -n ${MED[cdc ferry]:-} ]] &&
+	printf '   CDC catch-up: ferry / native changes/s = %s (target >= 2); changes per CPU second: %s\n' \
+		"$(ratio "${MED[cdc ferry]}" "${MED[cdc native]}")" "$(ratio "${MED[cdc-cpu ferry]}" "${MED[cdc-cpu native]}")"
+exit 0
