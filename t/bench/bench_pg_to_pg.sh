@@ -2,8 +2,9 @@
 # shellcheck disable=SC2016 # SQL and jq text is single-quoted on purpose
 # PostgreSQL -> PostgreSQL through ferryd, side by side with what a DBA would use instead,
 # on the same data in one run (absolute times drift between runs and machines: read the
-# ratios). Not a test: prints figures. Three parts, each repeated ROUNDS times with the
-# tools interleaved (their order rotates per round), medians and ratios at the end:
+# ratios). Not a test: prints figures, with the load average at each measurement (the
+# machine may be shared). Full load and CDC are repeated ROUNDS times with the tools
+# interleaved (their order rotates per round); medians and ratios at the end:
 #
 #   full load   pgbench -i -s $SCALE plus a table of varied types ($VARIED_ROWS rows):
 #               - raw pipe: COPY t TO STDOUT (FORMAT binary) | COPY t FROM STDIN, two
@@ -38,7 +39,8 @@
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task, CDC_TASK_OPTS
 #   for its CDC task
 #   ONLY_LOAD_TOOLS="ferry" only these full-load tools; PERF_OUT=FILE records a system-wide
-#   perf profile of each ferry full load into FILE.N
+#   perf profile of each ferry run (full load, catch-up) into FILE.NAME, with
+#   FILE.NAME.pids naming the processes
 #   KEEP_TMP=1 keeps the servers' directories (t/lib.sh)
 # Servers: PostgreSQL 15 from t/lib.sh (wal_level logical, synchronous_commit off, fsync
 # off) with shared_buffers 1GB, max_wal_size 8GB, checkpoint_timeout 30min on both sides.
