@@ -2,8 +2,9 @@
 # shellcheck disable=SC2016 # SQL and jq text is single-quoted on purpose
 # PostgreSQL -> PostgreSQL through ferryd, side by side with what a DBA would use instead,
 # on the same data in one run (absolute times drift between runs and machines: read the
-# ratios). Not a test: prints figures. Three parts, each repeated ROUNDS times with the
-# tools interleaved (their order rotates per round), medians and ratios at the end:
+# ratios). Not a test: prints figures, with the load average at each measurement (the
+# machine may be shared). Full load and CDC are repeated ROUNDS times with the tools
+# interleaved (their order rotates per round); medians and ratios at the end:
 #
 #   full load   pgbench -i -s $SCALE plus a table of varied types ($VARIED_ROWS rows):
 #               - raw pipe: COPY t TO STDOUT (FORMAT binary) | COPY t FROM STDIN, two
@@ -24,19 +25,22 @@
 #               ferry's), a figure less at the mercy of other load on the machine.
 #               Changes counted: 3 updates + 1 insert per transaction. Target: ferry's
 #               changes/s >= 2 x native's.
-#   memory      peak RSS (VmHWM) of every ferry process while ferryd catches up a backlog
-#               of $MEM_CHANGES changes, against ring_size + 64 MB; then, per spill codec,
-#               spill bytes per change while apply is held back by a lock on the target
-#               ($CODEC_TXNS transactions each, ring_size 1MB so nearly all of it spills).
+#   memory      peak RSS (VmHWM; and private, anonymous RSS) of every ferry process while
+#               ferryd catches up a backlog of $MEM_CHANGES changes, against ring_size +
+#               64 MB (the rings are shared memory: capture maps every apply worker's)
+#   spill       per spill codec, spill bytes per change while apply is held back by a
+#               lock on the target ($CODEC_TXNS transactions each, ring_size 1MB so
+#               nearly all of it spills): the slope of spill_bytes over changes captured.
 #
 # Run from a build directory (after make), or set top_builddir. Environment:
 #   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000 MEM_CHANGES=5000000
-#   CODEC_TXNS=50000 PARTS="load cdc memory" (which parts to run)
+#   CODEC_TXNS=50000 PARTS="load cdc memory spill" (which parts to run)
 #   CDC_TRACE=1 prints ferry's received and applied positions while it catches up
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task, CDC_TASK_OPTS
 #   for its CDC task
 #   ONLY_LOAD_TOOLS="ferry" only these full-load tools; PERF_OUT=FILE records a system-wide
-#   perf profile of each ferry full load into FILE.N
+#   perf profile of each ferry run (full load, catch-up) into FILE.NAME, with
+#   FILE.NAME.pids naming the processes
 #   KEEP_TMP=1 keeps the servers' directories (t/lib.sh)
 # Servers: PostgreSQL 15 from t/lib.sh (wal_level logical, synchronous_commit off, fsync
 # off) with shared_buffers 1GB, max_wal_size 8GB, checkpoint_timeout 30min on both sides.
@@ -55,7 +59,7 @@ ROUNDS=${ROUNDS:-3}
 CDC_TXNS=${CDC_TXNS:-100000}
 MEM_CHANGES=${MEM_CHANGES:-5000000}
 CODEC_TXNS=${CODEC_TXNS:-50000}
-PARTS=${PARTS:-load cdc memory}
+PARTS=${PARTS:-load cdc memory spill}
 FERRY_TASK_OPTS=${FERRY_TASK_OPTS:-}
 CDC_TASK_OPTS=${CDC_TASK_OPTS:-}
 
@@ -386,7 +390,7 @@ timed_cdc() {  # LABEL
 		"$(awk -v c="$BACKLOG_CHANGES" -v s="$cpu" 'BEGIN { print c / s }')" "$la"
 }
 
-if has_part cdc || has_part memory; then
+if has_part cdc || has_part memory || has_part spill; then
 	echo "== CDC setup: native subscription initial sync, ferry full-load-and-cdc of the pgbench tables"
 	setup_cdc || die "CDC setup failed"
 fi
@@ -487,8 +491,8 @@ codec_run() {  # CODEC
 	printf '   %-5s %6.1f bytes/change (%d MB for %d changes spilled)\n' "$1" "$bpc" $(((s - s0) / 1048576)) $((c - c0))
 }
 
-if has_part memory; then
-	memory_run
+has_part memory && memory_run
+if has_part spill; then
 	echo "== spill bytes per change ($CODEC_TXNS transactions per codec, apply held back)"
 	for codec in zstd lz4 none; do codec_run "$codec"; done
 fi
