@@ -22,6 +22,7 @@
 
 #include "common/config_keys.h"
 #include "supervisor/control.h"
+#include "supervisor/control_client.h"
 #include "supervisor/ferryctl_db.h"
 #include "supervisor/ferryctl_watch.h"
 #include "supervisor/jsonparse.h"
@@ -119,73 +120,14 @@ static int find_socket(cli *c)
 
 /* ---- one request ---------------------------------------------------------------- */
 
-static int connect_ferryd(const cli *c, char *err, size_t errlen)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", c->socket_path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0)
-		return fd;
-	snprintf(err, errlen, "cannot connect to ferryd at %s: %s — is ferryd running?", c->socket_path,
-		 strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-static char *read_answer(int fd, char *err, size_t errlen)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	while (buf) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int rc = poll(&p, 1, ANSWER_TIMEOUT_MS);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0) {
-			snprintf(err, errlen, "no answer from ferryd within %d s", ANSWER_TIMEOUT_MS / 1000);
-			break;
-		}
-		if (len + 1 == cap) {
-			char *grown = realloc(buf, cap * 2);
-			if (grown == NULL)
-				break;
-			buf = grown;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "reading ferryd's answer: %s", strerror(errno));
-			break;
-		}
-		if (n == 0) {
-			buf[len] = '\0';
-			return buf;
-		}
-		len += (size_t)n;
-	}
-	if (buf == NULL)
-		snprintf(err, errlen, "out of memory");
-	free(buf);
-	return NULL;
-}
-
 /* Sends command and returns ferryd's answer text (malloc'd), or NULL with err set. */
 static char *request(const cli *c, const char *command, char *err, size_t errlen)
 {
-	int fd = connect_ferryd(c, err, errlen);
-	if (fd < 0)
-		return NULL;
-	char line[CONTROL_MAX_REQUEST];
-	int n = snprintf(line, sizeof line, "%s\n", command);
-	char *answer = NULL;
-	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n)
-		snprintf(err, errlen, "sending to ferryd at %s: %s", c->socket_path, strerror(errno));
-	else
-		answer = read_answer(fd, err, errlen);
-	close(fd);
+	int not_running = 0;
+	char why[400];
+	char *answer = control_client_request(c->socket_path, command, ANSWER_TIMEOUT_MS, &not_running, why, sizeof why);
+	if (answer == NULL)
+		snprintf(err, errlen, "%s%s", why, not_running ? " — is ferryd running?" : "");
 	return answer;
 }
 
