@@ -1,8 +1,9 @@
 /* capture: reads the source's transaction log and routes each change to the apply
  * worker that owns its table (ring or spill).
  *
- * PostgreSQL -> PostgreSQL (the pair that exists so far); every other pair keeps the
- * connect-and-wait behaviour until its engines exist.
+ * A PostgreSQL source into a PostgreSQL or MySQL/MariaDB target (the target's calls go
+ * through workers/target.h); every other pair keeps the connect-and-wait behaviour until
+ * its engines exist.
  *
  * Order of work (DESIGN.md "Consistency between full load and CDC"):
  *  1. connect: an ordinary source connection, the target, the replication connection;
@@ -348,7 +349,8 @@ static int publish_plan(capture_proc *cp)
 	bool full_only = cp->ctx->task->migration_type == MIGRATION_FULL_LOAD;
 	bool snapshot = cp->prep.snapshot != NULL && cp->ctx->task->migration_type != MIGRATION_CDC;
 	capture_plan_input in = {.ctx = cp->ctx, .ts = cp->ts, .tables = &cp->tables, .source = cp->source->pg,
-				 .target = cp->target->pg, .fresh_slot = full_only || cp->prep.slot_created,
+				 .target = cp->target, .ops = target_ops_for(cp->ctx->task),
+				 .fresh_slot = full_only || cp->prep.slot_created,
 				 .shared_snapshot = snapshot};
 	/* Planning reads estimates and key extremes outside the snapshot: the open ends of
 	 * the first and last partition keep the plan complete whatever changed since. */
@@ -548,7 +550,7 @@ static void cleanup(capture_proc *cp)
 
 int capture_main(worker_context *ctx)
 {
-	if (!pg_task_is_pg_to_pg(ctx->task))
+	if (target_ops_for(ctx->task) == NULL)
 		return worker_idle_main(ctx, WORKER_USES_SOURCE);
 	capture_proc *cp = calloc(1, sizeof *cp);
 	if (cp == NULL)

@@ -11,6 +11,7 @@
 #include "ipc/taskstate.h"
 #include "workers/pg_capture.h"
 #include "workers/pg_task.h"
+#include "workers/target.h"
 #include "workers/worker.h"
 
 typedef struct capture_plan_input {
@@ -18,7 +19,8 @@ typedef struct capture_plan_input {
 	taskstate *ts;
 	pg_task_tables *tables;
 	PGconn *source;     /* ordinary connection to the source */
-	PGconn *target;
+	endpoint_conn *target;
+	const target_ops *ops; /* the target's engine */
 	bool fresh_slot;    /* the slot was just created (or there is none: full-load) */
 	bool shared_snapshot; /* the load reads one exported snapshot */
 } capture_plan_input;

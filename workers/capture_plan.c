@@ -9,7 +9,6 @@
 
 #include "common/exitcode.h"
 #include "common/log.h"
-#include "workers/pg_ddl.h"
 #include "workers/pg_load.h"
 #include "workers/pg_load_plan.h"
 
@@ -41,43 +40,12 @@ void capture_selection_free(capture_selection *sel)
 	sel->n = 0;
 }
 
-static int exec_script(PGconn *target, const pg_ddl_script *script, char **err)
-{
-	for (int i = 0; i < script->n_statements; i++) {
-		PGresult *res = PQexec(target, script->statements[i]);
-		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-		if (!ok) {
-			size_t n = strlen(PQresultErrorMessage(res)) + strlen(script->statements[i]) + 64;
-			*err = malloc(n);
-			if (*err)
-				snprintf(*err, n, "%s (statement: %.200s)", PQresultErrorMessage(res), script->statements[i]);
-			PQclear(res);
-			return -1;
-		}
-		PQclear(res);
-	}
-	for (int i = 0; i < script->n_notes; i++)
-		log_warning("%s", script->notes[i]);
-	return 0;
-}
-
-/* Before-load DDL for one table (target_table_prep, create_tables), in one target
- * transaction with forgetting its recorded load progress: the table starts from zero. */
+/* Before-load DDL for one table (target_table_prep, create_tables) with its recorded
+ * load progress forgotten: the table starts from zero (workers/target.h). */
 static int prepare_target_table(const capture_plan_input *in, const catalog_table *t, const pg_load_table *lt,
 				char **err)
 {
-	pg_ddl_options o = {.names = &in->tables->map, .prep = in->ctx->task->target_table_prep,
-			    .create_tables = in->ctx->task->create_tables};
-	pg_ddl_script script = {0};
-	int rc = pg_ddl_before_load(t, &o, &script, err);
-	PQclear(PQexec(in->target, "BEGIN"));
-	if (rc == 0)
-		rc = exec_script(in->target, &script, err);
-	if (rc == 0)
-		rc = pg_load_progress_forget(in->target, in->ctx->task->name, lt, err);
-	PQclear(PQexec(in->target, rc == 0 ? "COMMIT" : "ROLLBACK"));
-	pg_ddl_script_free(&script);
-	return rc;
+	return in->ops->prepare_table(in->target, t, lt, in->tables, in->ctx->task, err);
 }
 
 /* Largest table first, each to the apply worker with the fewest bytes so far. */
@@ -125,9 +93,9 @@ static int plan_table(const capture_plan_input *in, int k, const pg_load_table *
 	pg_load_plan_options po = {.task = in->ctx->task->name, .partition_rows = in->ctx->task->partition_rows,
 				   .shared_snapshot = in->shared_snapshot};
 	pg_load_table_progress prog = {0};
-	int rc = pg_load_plan_table(in->source, in->target, lt, k, &po, &plan, err);
+	int rc = in->ops->plan_table(in->source, in->target, lt, k, &po, &plan, err);
 	if (rc == 0)
-		rc = pg_load_progress_read(in->target, in->ctx->task->name, lt, &prog, err);
+		rc = in->ops->progress_read(in->target, in->ctx->task->name, lt, &prog, err);
 	if (rc == 0 && ts->n_parts + plan.n > TASKSTATE_MAX_PARTITIONS) {
 		*err = strdup("the load plan has more partitions than a task may have (16384): raise partition_rows");
 		rc = -1;
@@ -171,7 +139,7 @@ static int prepare_table(const capture_plan_input *in, int k, const catalog_tabl
 	if (rc == 0) {
 		pg_load_table_progress prog = {0};
 		bool recorded = false;
-		if (!in->fresh_slot && pg_load_progress_read(in->target, in->ctx->task->name, &lt, &prog, &err) == 0)
+		if (!in->fresh_slot && in->ops->progress_read(in->target, in->ctx->task->name, &lt, &prog, &err) == 0)
 			recorded = prog.partitions_done > 0 || prog.finished;
 		free(err);
 		err = NULL;
@@ -182,7 +150,7 @@ static int prepare_table(const capture_plan_input *in, int k, const catalog_tabl
 		pg_load_table_free(&lt);
 	}
 	if (rc < 0) {
-		int code = PQstatus(in->target) == CONNECTION_BAD || PQstatus(in->source) == CONNECTION_BAD
+		int code = in->ops->transient(in->target) || PQstatus(in->source) == CONNECTION_BAD
 				   ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
 		rc = pg_task_fail(in->ctx, code, "table %s: %s", st->source_name, err ? err : "failed");
 		free(err);
@@ -193,7 +161,13 @@ static int prepare_table(const capture_plan_input *in, int k, const catalog_tabl
 int capture_plan_task(const capture_plan_input *in)
 {
 	char *err = NULL;
-	if (in->ctx->task->migration_type != MIGRATION_CDC && pg_load_bookkeeping_init(in->target, &err) < 0) {
+	if (in->ops->check != NULL && in->ops->check(in->target, in->tables, in->ctx->task, &err) < 0) {
+		int code = pg_task_fail(in->ctx, in->ops->transient(in->target) ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL,
+					"target %s: %s", in->target->name, err ? err : "check failed");
+		free(err);
+		return code;
+	}
+	if (in->ctx->task->migration_type != MIGRATION_CDC && in->ops->bookkeeping_init(in->target, &err) < 0) {
 		int code = pg_task_fail(in->ctx, FERRY_EXIT_TRANSIENT, "target bookkeeping: %s", err);
 		free(err);
 		return code;

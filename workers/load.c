@@ -1,8 +1,9 @@
 /* load: pulls table partitions from the task's shared work queue and bulk copies
  * them from source to target, each committed with its progress row.
  *
- * PostgreSQL -> PostgreSQL (the pair that exists so far); other pairs keep the
- * connect-and-wait behaviour until their engines exist.
+ * A PostgreSQL source into a PostgreSQL or MySQL/MariaDB target (the target's calls go
+ * through workers/target.h); other pairs keep the connect-and-wait behaviour until their
+ * engines exist.
  *
  * A load worker waits for capture's plan, imports the exported snapshot (the state at
  * P0) and reports that it did, so capture can let the snapshot go; when the snapshot
@@ -20,9 +21,9 @@
 #include "common/exitcode.h"
 #include "common/log.h"
 #include "workers/idle.h"
-#include "workers/pg_ddl.h"
 #include "workers/pg_load.h"
 #include "workers/pg_task.h"
+#include "workers/target.h"
 #include "workers/worker_mains.h"
 
 #define WAIT_POLL_MS 200
@@ -31,6 +32,7 @@
 typedef struct load_proc {
 	worker_context *ctx;
 	taskstate *ts;
+	const target_ops *ops;
 	endpoint_conn *source, *target;
 	pg_task_tables tables;
 	bool have_tables;
@@ -45,7 +47,7 @@ typedef struct load_proc {
 
 static int fail_conn(load_proc *lp, const char *what, char *err)
 {
-	bool lost = PQstatus(lp->source->pg) == CONNECTION_BAD || PQstatus(lp->target->pg) == CONNECTION_BAD;
+	bool lost = PQstatus(lp->source->pg) == CONNECTION_BAD || lp->ops->transient(lp->target);
 	int code = pg_task_fail(lp->ctx, lost ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL, "%s: %s", what,
 				err ? err : "failed");
 	free(err);
@@ -165,17 +167,8 @@ static void raise_position(taskstate_table *t, uint64_t pos)
 static int finish_table(load_proc *lp, int k, const pg_load_table *lt)
 {
 	taskstate_table *t = &lp->ts->tables[k];
-	pg_ddl_options d = {.names = &lp->tables.map, .prep = lp->ctx->task->target_table_prep,
-			    .create_tables = lp->ctx->task->create_tables};
-	pg_ddl_script after = {0};
 	char *err = NULL;
-	int rc = pg_ddl_after_load(lt->source, &d, &after, &err);
-	if (rc == 0) {
-		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true};
-		rc = pg_load_finish_table(lp->target->pg, lt, &fo, &err) == PG_LOAD_ERROR ? -1 : 0;
-	}
-	pg_ddl_script_free(&after);
-	if (rc < 0)
+	if (lp->ops->finish_table(lp->target, lt, &lp->tables, lp->ctx->task, &err) < 0)
 		return fail_conn(lp, t->source_name, err);
 	bool cdc = lp->ctx->task->migration_type != MIGRATION_FULL_LOAD;
 	atomic_store(&t->state, cdc ? TABLE_CATCHING_UP : TABLE_IN_SYNC);
@@ -191,26 +184,33 @@ static pg_load_partition partition_of(const taskstate *ts, const taskstate_parti
 				   .open_hi = tp->open_hi};
 }
 
+/* For engines that stream a whole partition in one call: the signal flags, looked at. */
+static int copy_interrupted(void *arg)
+{
+	return check_signals(arg, 0);
+}
+
 /* Streams one partition, looking at the signal flags between steps. */
 static int copy_partition(load_proc *lp, int pi, const pg_load_table *lt, int64_t *rows)
 {
 	pg_load_partition p = partition_of(lp->ts, &lp->ts->parts[pi]);
-	pg_load_copy_options o = {.task = lp->ctx->task->name};
-	pg_load_copy *c = NULL;
+	target_copy_args a = {.src = &lp->src, .target = lp->target, .lt = lt, .p = &p, .tables = &lp->tables,
+			      .task = lp->ctx->task, .interrupt = copy_interrupted, .interrupt_arg = lp};
+	void *c = NULL;
 	char *err = NULL, label[256];
 	pg_load_partition_label(lt, &p, label, sizeof label);
-	pg_load_status st = pg_load_copy_start(&lp->src, lp->target->pg, lt, &p, &o, &c, &err);
+	pg_load_status st = lp->ops->copy_start(&a, &c, &err);
 	while (st == PG_LOAD_MORE) {
 		int rc = check_signals(lp, 0);
 		if (rc != 0) {
-			pg_load_copy_free(c);
+			lp->ops->copy_free(c);
 			return rc;
 		}
-		st = pg_load_copy_step(c, STEP_MS, &err);
+		st = lp->ops->copy_step(c, STEP_MS, &err);
 	}
-	*rows = c ? pg_load_copy_rows(c) : 0;
+	*rows = c ? lp->ops->copy_rows(c) : 0;
 	uint64_t pos = 0;
-	if (st == PG_LOAD_DONE && c && pg_load_copy_position(c, &pos)) {
+	if (st == PG_LOAD_DONE && c && lp->ops->copy_position(c, &pos)) {
 		taskstate_table *t = &lp->ts->tables[p.table];
 		raise_position(t, pos);
 		t->snap_xmax = lp->snap_xmax;
@@ -218,7 +218,7 @@ static int copy_partition(load_proc *lp, int pi, const pg_load_table *lt, int64_
 		t->n_xip = lp->n_xip;
 	}
 	if (c)
-		pg_load_copy_free(c);
+		lp->ops->copy_free(c);
 	if (st == PG_LOAD_ERROR)
 		return fail_conn(lp, label, err);
 	log_info("%s %s %s: %lld rows", lt->source_name, label, st == PG_LOAD_SKIPPED ? "already loaded" : "copied",
@@ -316,12 +316,13 @@ static int run(load_proc *lp)
 
 int load_main(worker_context *ctx)
 {
-	if (!pg_task_is_pg_to_pg(ctx->task))
+	const target_ops *ops = target_ops_for(ctx->task);
+	if (ops == NULL)
 		return worker_idle_main(ctx, WORKER_USES_SOURCE | WORKER_USES_TARGET);
 	task_shm *shm = taskstate_for_task(pg_task_index(ctx));
 	if (shm == NULL)
 		return pg_task_fail(ctx, FERRY_EXIT_FATAL, "no shared task state");
-	load_proc lp = {.ctx = ctx, .ts = shm->state};
+	load_proc lp = {.ctx = ctx, .ts = shm->state, .ops = ops};
 	int rc = run(&lp);
 	if (lp.in_txn) {
 		char *err = NULL;
