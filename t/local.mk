@@ -104,7 +104,8 @@ INTEGRATION_TESTS = \
 	t/integration/050_bad_endpoints.sh \
 	t/integration/060_pg_engines.sh \
 	t/integration/065_my_engines.sh \
-	t/integration/100_pg_to_pg.sh
+	t/integration/100_pg_to_pg.sh \
+	t/integration/210_pg_to_mysql.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)

@@ -190,13 +190,15 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 	for (int i = 0; i < rel->ncols; i++)
 		my_value_col_from_pg(&cols[i], rel->cols[i].type_oid, rel->cols[i].typmod, rel->cols[i].type_name);
 	if (a->pk.insert_table == t)
-		a->pk.insert_open = false; /* the next INSERT starts a statement of its own */
+		my_apply_close_insert(a); /* its ON DUPLICATE KEY clause names the old columns */
 	table_clear(t);
 	t->rel = *rel;
 	memset(rel, 0, sizeof *rel);
 	t->qname = qname;
 	t->cols = cols;
-	t->keyed = relmsg_key_count(&t->rel) > 0;
+	/* replica identity FULL may mark every column as key: then no column set is unique */
+	int keys = relmsg_key_count(&t->rel);
+	t->keyed = keys > 0 && !(t->rel.replident == 'f' && keys == t->rel.ncols);
 	t->described = true;
 	return 0;
 }

@@ -102,6 +102,8 @@ void my_apply_format_position(char *buf, size_t size, uint64_t position);
 /* my_apply_sql.c */
 void my_packet_init(my_packet *pk);
 void my_packet_free(my_packet *pk);
+/* Ends the open multi-row INSERT, if any (before its table's description changes). */
+void my_apply_close_insert(my_apply *a);
 /* Queues a bookkeeping statement (START TRANSACTION, the progress row, COMMIT). */
 int my_apply_queue_command(my_apply *a, const char *sql, my_expect expect, const char *what);
 /* Queues one change (INSERT/UPDATE/DELETE) of a described table. */

@@ -86,7 +86,7 @@ static my_row *new_row(my_apply *a, my_stmt *s, uint64_t position, const strbuf 
 }
 
 /* Ends an open multi-row INSERT: an upsert gets its ON DUPLICATE KEY UPDATE clause. */
-static void close_insert(my_apply *a)
+void my_apply_close_insert(my_apply *a)
 {
 	my_packet *pk = &a->pk;
 	if (!pk->insert_open)
@@ -113,7 +113,7 @@ static void close_insert(my_apply *a)
 
 int my_apply_queue_command(my_apply *a, const char *sql, my_expect expect, const char *what)
 {
-	close_insert(a);
+	my_apply_close_insert(a);
 	my_stmt *s = new_stmt(a, 0, NULL, expect, 1);
 	if (s == NULL)
 		return oom(a);
@@ -199,7 +199,7 @@ static int queue_insert(my_apply *a, const my_apply_table *t, const record_view 
 		s = &pk->stmts[pk->n - 1];
 		strbuf_append(&pk->sql, ", ");
 	} else {
-		close_insert(a);
+		my_apply_close_insert(a);
 		if ((s = new_stmt(a, RECORD_OP_INSERT, t, upsert ? MY_EXPECT_ANY : MY_EXPECT_AFFECTED, 0)) == NULL)
 			return oom(a);
 		strbuf_append(&pk->sql, "INSERT INTO ");
@@ -263,7 +263,7 @@ static int append_match(my_apply *a, const my_apply_table *t, const record_view 
 static int queue_update(my_apply *a, const my_apply_table *t, const record_view *v, const record_value *match,
 			bool moved, bool exact, const strbuf *key)
 {
-	close_insert(a);
+	my_apply_close_insert(a);
 	my_stmt *s = new_stmt(a, RECORD_OP_UPDATE, t, exact ? MY_EXPECT_MATCHED_ONE : MY_EXPECT_ANY, 1);
 	my_row *r = s ? new_row(a, s, v->hdr.position, key) : NULL;
 	if (r == NULL)
@@ -296,7 +296,7 @@ static int queue_update(my_apply *a, const my_apply_table *t, const record_view 
 static int queue_delete(my_apply *a, const my_apply_table *t, const record_view *v, const record_value *match,
 			bool exact, const strbuf *key)
 {
-	close_insert(a);
+	my_apply_close_insert(a);
 	my_stmt *s = new_stmt(a, RECORD_OP_DELETE, t, exact ? MY_EXPECT_AFFECTED : MY_EXPECT_ANY, 1);
 	my_row *r = s ? new_row(a, s, v->hdr.position, key) : NULL;
 	if (r == NULL)
@@ -402,7 +402,7 @@ int my_apply_queue_change(my_apply *a, my_apply_table *t, const record_view *v)
 
 int my_apply_queue_truncate(my_apply *a, my_apply_table *t, const record_view *v)
 {
-	close_insert(a);
+	my_apply_close_insert(a);
 	strbuf none = STRBUF_INIT;
 	my_stmt *s = new_stmt(a, RECORD_OP_TRUNCATE, t, MY_EXPECT_ANY, 1);
 	my_row *r = s ? new_row(a, s, v->hdr.position, &none) : NULL;
@@ -533,7 +533,7 @@ static int mismatch(my_apply *a, int i, const char *why)
 
 int my_apply_send(my_apply *a)
 {
-	close_insert(a);
+	my_apply_close_insert(a);
 	my_packet *pk = &a->pk;
 	if (pk->n == 0)
 		return 0;

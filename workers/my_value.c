@@ -131,6 +131,10 @@ static my_value_form convert_decimal(const my_value_col *c, const record_value *
 	size_t n = v->str.len;
 	int precision = c->precision > 0 ? c->precision : MY_DECIMAL_DIGITS;
 	int scale = c->precision > 0 ? c->scale : MY_DECIMAL_SCALE;
+	if (n > 0 && (p[n - 1] == 'N' || p[n - 1] == 'y')) { /* NaN, Infinity, -Infinity */
+		snprintf(why, why_len, "%.*s has no MySQL value", (int)n, p);
+		return MY_VALUE_INVALID;
+	}
 	if (!decimal_fits(p, n, precision, scale)) {
 		snprintf(why, why_len, "%.*s does not fit DECIMAL(%d,%d)", n > 80 ? 80 : (int)n, p, precision, scale);
 		return MY_VALUE_INVALID;
