@@ -119,3 +119,7 @@ UNIT_TESTS += t/unit/check_my_ddl
 t_unit_check_my_ddl_SOURCES = t/unit/check_my_ddl.c
 t_unit_check_my_ddl_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_my_ddl_LDADD = $(UNIT_LDADD)
+UNIT_TESTS += t/unit/check_my_apply
+t_unit_check_my_apply_SOURCES = t/unit/check_my_apply.c
+t_unit_check_my_apply_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_apply_LDADD = $(UNIT_LDADD) -lm

@@ -91,7 +91,8 @@ static int read_position(my_apply *a, char **err)
 	return ok ? 0 : -1;
 }
 
-my_apply *my_apply_open(MYSQL *conn, const char *task, int worker, invalid_values_kind invalid, char **err)
+my_apply *my_apply_open(MYSQL *conn, const char *task, int worker, engine_kind source, invalid_values_kind invalid,
+			char **err)
 {
 	if (err)
 		*err = NULL;
@@ -104,6 +105,7 @@ my_apply *my_apply_open(MYSQL *conn, const char *task, int worker, invalid_value
 	}
 	a->conn = conn;
 	a->worker = worker;
+	a->source = source;
 	a->invalid = invalid;
 	my_packet_init(&a->pk);
 	strbuf_init(&a->error);
@@ -187,8 +189,12 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 		relmsg_free(rel);
 		return -1;
 	}
-	for (int i = 0; i < rel->ncols; i++)
-		my_value_col_from_pg(&cols[i], rel->cols[i].type_oid, rel->cols[i].typmod, rel->cols[i].type_name);
+	for (int i = 0; i < rel->ncols; i++) {
+		if (a->source == ENGINE_MYSQL)
+			my_value_col_from_mysql(&cols[i], rel->cols[i].type_name);
+		else
+			my_value_col_from_pg(&cols[i], rel->cols[i].type_oid, rel->cols[i].typmod, rel->cols[i].type_name);
+	}
 	if (a->pk.insert_table == t)
 		my_apply_close_insert(a); /* its ON DUPLICATE KEY clause names the old columns */
 	table_clear(t);

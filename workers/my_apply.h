@@ -43,8 +43,11 @@ typedef struct my_apply my_apply;
 
 /* Takes over conn (open, idle, no transaction): sets the session up (my_target.h),
  * creates the bookkeeping tables if missing and reads this worker's committed position
- * (0 for a new worker). NULL with *err on failure; the caller keeps owning conn. */
-my_apply *my_apply_open(MYSQL *conn, const char *task, int worker, invalid_values_kind invalid, char **err);
+ * (0 for a new worker). source: the engine whose RELATION records describe the columns
+ * (PostgreSQL: type oids and format_type() names; MySQL: COLUMN_TYPE spellings). NULL
+ * with *err on failure; the caller keeps owning conn. */
+my_apply *my_apply_open(MYSQL *conn, const char *task, int worker, engine_kind source, invalid_values_kind invalid,
+			char **err);
 
 uint64_t my_apply_position(const my_apply *a);
 

@@ -71,6 +71,7 @@ struct my_apply {
 	MYSQL *conn;
 	char *task;
 	int worker;
+	engine_kind source;
 	invalid_values_kind invalid;
 	my_apply_table **tables;
 	int n_tables, cap_tables;

@@ -15,6 +15,17 @@
 
 /* ---- the packet ----------------------------------------------------------------------------- */
 
+static const char *op_label(record_op op)
+{
+	switch (op) {
+	case RECORD_OP_INSERT: return "INSERT";
+	case RECORD_OP_UPDATE: return "UPDATE";
+	case RECORD_OP_DELETE: return "DELETE";
+	case RECORD_OP_TRUNCATE: return "TRUNCATE";
+	default: return record_op_name(op);
+	}
+}
+
 void my_packet_init(my_packet *pk)
 {
 	memset(pk, 0, sizeof *pk);
@@ -137,7 +148,7 @@ static int append_value(my_apply *a, const my_apply_table *t, const record_view 
 			my_target_set_transient(false);
 			return my_apply_fail(a, t, "table %s, column %s: %s at source position %s: %s (invalid_values = "
 					     "error; set it to null or substitute to write such values)", t->qname,
-					     t->rel.cols[i].name, record_op_name(v->hdr.op), pos, why);
+					     t->rel.cols[i].name, op_label(v->hdr.op), pos, why);
 		}
 		f = a->invalid == INVALID_VALUES_NULL ? MY_VALUE_NULL : my_value_substitute(&t->cols[i], val, &a->value);
 		if (a->stats.invalid++ < INVALID_LOGGED_MAX)
@@ -416,6 +427,7 @@ int my_apply_queue_truncate(my_apply *a, my_apply_table *t, const record_view *v
 
 /* ---- sending and checking ---------------------------------------------------------------------- */
 
+
 /* "UPDATE at source position 0/16B3F20, key id=42" */
 static void describe_row(const my_apply *a, const my_stmt *s, int row, char *buf, size_t size)
 {
@@ -423,10 +435,10 @@ static void describe_row(const my_apply *a, const my_stmt *s, int row, char *buf
 	char pos[32];
 	my_apply_format_position(pos, sizeof pos, r->position);
 	if (r->key_len > 0)
-		snprintf(buf, size, "%s at source position %s, key %.*s", record_op_name(s->op), pos, (int)r->key_len,
+		snprintf(buf, size, "%s at source position %s, key %.*s", op_label(s->op), pos, (int)r->key_len,
 			 a->pk.keys.data + r->key_off);
 	else
-		snprintf(buf, size, "%s at source position %s", record_op_name(s->op), pos);
+		snprintf(buf, size, "%s at source position %s", op_label(s->op), pos);
 }
 
 /* A multi-row INSERT failed: its rows one by one (the statements before it in the packet

@@ -63,6 +63,18 @@ void my_value_col_from_pg(my_value_col *c, uint32_t type_oid, int32_t typmod, co
 	my_value_col_init(c, &type);
 }
 
+void my_value_col_from_mysql(my_value_col *c, const char *column_type)
+{
+	catalog_type type = {.cls = CATALOG_TYPE_OTHER, .length = -1, .precision = -1};
+	char why[200];
+	if (column_type == NULL || typemap_mysql_parse(column_type, false, &type, why, sizeof why) < 0)
+		type.cls = CATALOG_TYPE_OTHER; /* values then go by their kind alone */
+	my_value_col_init(c, &type);
+	for (int i = 0; i < type.n_labels; i++)
+		free(type.labels[i]);
+	free(type.labels);
+}
+
 /* ---- numbers ------------------------------------------------------------------------------- */
 
 /* The shortest text that reads back as the same double. */

@@ -52,6 +52,9 @@ void my_value_col_init(my_value_col *c, const catalog_type *type);
 /* From a PostgreSQL source's RELATION description (type oid, modifier, format_type()
  * name such as "integer[]" or "public.mood"). */
 void my_value_col_from_pg(my_value_col *c, uint32_t type_oid, int32_t typmod, const char *type_name);
+/* From a MySQL source's RELATION description: the column type as COLUMN_TYPE spells it
+ * ("bit(9)", "decimal(10,2)"); an unknown spelling converts values by their kind. */
+void my_value_col_from_mysql(my_value_col *c, const char *column_type);
 
 typedef enum my_value_form {
 	MY_VALUE_NULL = 0,

@@ -140,7 +140,7 @@ static int finish_table(endpoint_conn *target, const pg_load_table *lt, const pg
 
 static void *apply_open(endpoint_conn *target, const task_config *task, int worker, char **err)
 {
-	return my_apply_open(target->mysql, task->name, worker, task->invalid_values, err);
+	return my_apply_open(target->mysql, task->name, worker, task->source_ep->engine, task->invalid_values, err);
 }
 
 static uint64_t apply_position(const void *a) { return my_apply_position(a); }

@@ -2,15 +2,28 @@
 # shellcheck disable=SC2016 # SQL and jq text is single-quoted on purpose
 # PostgreSQL -> MariaDB end to end under ferryd: an edge-value table of every PostgreSQL
 # type the map takes through the full load and through CDC, a keyless table, pgbench
-# writing during the load and the start of CDC, SIGKILL of an apply worker mid-run, key
-# changes, a 100k-row transaction, invalid values with invalid_values = substitute; each
-# table compared value by value with a canonical text per row that each server computes
-# with its own functions; then a change the target refuses, and a full-load-only task.
+# writing during the load and the start of CDC, SIGKILL of a load worker mid-load and of
+# an apply worker mid-CDC, key changes, a 100k-row transaction, invalid values with
+# invalid_values = substitute; each table compared value by value with a canonical text
+# per row that each server computes with its own functions; then a change the target
+# refuses, and a full-load-only task. First the MySQL target's Check binaries run their
+# live cases (DDL, apply engine) against the same MariaDB.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 require_ferry_binaries
 
 start_pg src || BAIL_OUT "cannot start PostgreSQL"
 start_mariadb dst || BAIL_OUT "cannot start MariaDB"
+
+# The engine's Check binaries with live cases, against this MariaDB as root.
+for t in check_my_ddl check_my_apply; do
+	log=$TEST_TMP/$t.log
+	if FERRY_TEST_MYSQL_SOCKET="$DST_SOCKDIR/sock" timeout 120 "$top_builddir/t/unit/$t" >"$log" 2>&1 &&
+		grep -q '^live: yes' "$log"; then
+		pass "$t passes against MariaDB"
+	else
+		fail "$t passes against MariaDB" "$(tail -n 20 "$log")"
+	fi
+done
 
 src_sql() { pg_sql src "SET ROLE ferry; $*"; }
 pgbench_src() {

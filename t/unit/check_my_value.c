@@ -235,6 +235,28 @@ START_TEST(columns_from_relation_descriptions)
 }
 END_TEST
 
+/* A MySQL source's columns (MySQL -> MySQL): by COLUMN_TYPE. */
+START_TEST(columns_of_a_mysql_source)
+{
+	my_value_col c;
+	my_value_col_from_mysql(&c, "bit(9)");
+	ck_assert_int_eq(c.cls, CATALOG_TYPE_BIT);
+	record_value b = {.kind = RECORD_KIND_BYTES};
+	b.str.ptr = "\x01\x01";
+	b.str.len = 2;
+	ck_assert_str_eq(sql(&c, b), "257");
+	my_value_col_from_mysql(&c, "decimal(10,2)");
+	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_DECIMAL, "-12345678.90")), "-12345678.90");
+	my_value_col_from_mysql(&c, "enum('a','b')");
+	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXT, "b")), "'b'");
+	my_value_col_from_mysql(&c, "bigint(20) unsigned");
+	ck_assert_str_eq(sql(&c, (record_value){.kind = RECORD_KIND_UINT64, .u64 = UINT64_MAX}), "18446744073709551615");
+	my_value_col_from_mysql(&c, "no such type");
+	ck_assert_int_eq(c.cls, CATALOG_TYPE_OTHER);
+	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXT, "kept")), "'kept'");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("my_value");
@@ -248,6 +270,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, infile_fields);
 	tcase_add_test(tc, arrays_become_json);
 	tcase_add_test(tc, columns_from_relation_descriptions);
+	tcase_add_test(tc, columns_of_a_mysql_source);
 	suite_add_tcase(s, tc);
 	return s;
 }
