@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 #include "workers/my_apply.h"
 #include "workers/my_ddl.h"
 #include "workers/my_load.h"
+#include "workers/my_sql.h"
 #include "workers/my_target.h"
 #include "workers/pg_load_internal.h"
 
@@ -22,10 +24,27 @@ static my_ddl_options ddl_options(MYSQL *conn, const pg_task_tables *tt, const t
 
 /* ---- planning -------------------------------------------------------------------------------- */
 
+/* The full load feeds LOAD DATA LOCAL INFILE: the server must allow it. */
+static int check_local_infile(MYSQL *conn, const task_config *task, char **err)
+{
+	char value[16];
+	if (task->migration_type == MIGRATION_CDC)
+		return 0;
+	if (my_sql_value(conn, "SELECT @@GLOBAL.local_infile", value, sizeof value, "target: reading local_infile",
+			 err) < 0)
+		return -1;
+	if (strcmp(value, "1") == 0 || strcasecmp(value, "ON") == 0)
+		return 0;
+	my_target_set_transient(false);
+	return pg_load_fail(err, "the server has local_infile = OFF, and the full load feeds LOAD DATA LOCAL INFILE "
+			    "from memory: SET GLOBAL local_infile = ON (or local-infile = 1 in the server's "
+			    "configuration); nothing was created");
+}
+
 /* Every selected table's names and types, before anything is created. */
 static int check(endpoint_conn *target, const pg_task_tables *tt, const task_config *task, char **err)
 {
-	if (my_target_session(target->mysql, err) < 0)
+	if (my_target_session(target->mysql, err) < 0 || check_local_infile(target->mysql, task, err) < 0)
 		return -1;
 	my_ddl_options o = ddl_options(target->mysql, tt, task);
 	strbuf problems = STRBUF_INIT;

@@ -273,4 +273,26 @@ is "$(MYDATABASE=fl my_sql dst "SELECT COUNT(*) FROM information_schema.TABLES W
 	"full-load: only the included tables"
 stop_ferryd "$ini2"
 
+# ---- refused before anything is created: local_infile off, a type MySQL cannot hold ----
+pg_sql src "CREATE SCHEMA other AUTHORIZATION ferry" >/dev/null
+src_sql "CREATE TABLE other.fine (id int PRIMARY KEY); CREATE TABLE other.badtz (id int PRIMARY KEY, t timetz)" >/dev/null
+_my_admin dst "SET GLOBAL local_infile = OFF; GRANT ALL ON bad.* TO 'ferry'@'%'"
+ini3=$TEST_TMP/bad.ini
+write_ferry_ini "$ini3"
+ini_endpoint "$ini3" pgsrc src
+ini_endpoint "$ini3" mydst dst
+ini_task "$ini3" bad pgsrc mydst migration_type=full-load 'include=other.*' 'rename_schema=other:bad'
+ok "local_infile off: ferryd starts" start_ferryd "$ini3" || BAIL_OUT "ferryd did not start"
+ok "local_infile off: the task stops in error" wait_until 30 in_phase "$ini3" bad error
+like "$(task_field "$ini3" bad error)" "local_infile = OFF.*SET GLOBAL local_infile = ON" "the error says what to change"
+stop_ferryd "$ini3"
+_my_admin dst "SET GLOBAL local_infile = ON"
+ok "unmapped type: ferryd starts" start_ferryd "$ini3" || BAIL_OUT "ferryd did not start"
+ok "unmapped type: the task stops in error" wait_until 30 in_phase "$ini3" bad error
+like "$(task_field "$ini3" bad error)" "badtz, column t: no MySQL type .*exclude_column" \
+	"the error names the table and column and what to do"
+is "$(my_sql dst "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'bad'")" 0 \
+	"nothing was created on the target"
+stop_ferryd "$ini3"
+
 done_testing
