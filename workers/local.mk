@@ -16,3 +16,4 @@ libferry_a_SOURCES += workers/pg_task.c workers/pg_task.h workers/capture_int.h 
 libferry_a_SOURCES += workers/my_sql.c workers/my_sql.h workers/my_catalog.c workers/my_catalog.h workers/my_pgmap.c workers/my_pgmap.h workers/my_task.c workers/my_task.h workers/my_preflight.c workers/my_preflight.h
 libferry_a_SOURCES += workers/my_ddl.c workers/my_ddl.h workers/my_value.c workers/my_value.h workers/my_target.c workers/my_target.h
 libferry_a_SOURCES += workers/my_load.c workers/my_load.h workers/my_load_pg.c workers/my_load_meta.c workers/my_apply.c workers/my_apply.h workers/my_apply_int.h workers/my_apply_sql.c workers/target.h workers/target_pg.c workers/target_my.c
+EXTRA_DIST += doc/mysql-target.md
