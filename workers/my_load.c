@@ -94,7 +94,8 @@ static int build_columns(my_load_copy *c)
 	strbuf sets = STRBUF_INIT;
 	strbuf_append(&c->load_sql, "LOAD DATA LOCAL INFILE 'ferry' INTO TABLE ");
 	strbuf_append_len(&c->load_sql, c->target.data, c->target.len);
-	strbuf_append(&c->load_sql, " CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\'"
+	/* utf8mb4: MySQL 8's JSON refuses binary strings; bytes for BLOB columns pass as they are */
+	strbuf_append(&c->load_sql, " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\'"
 		      " LINES TERMINATED BY '\\n' (");
 	for (int i = 0; i < t->n_columns; i++) {
 		const char *name = catalog_map_column(c->opt.names, t, i);
