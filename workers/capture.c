@@ -499,9 +499,25 @@ static int wait_load(capture_proc *cp)
 	return PG_TASK_FINISHED;
 }
 
+/* Before the slot and publication exist: everything the target cannot take, so a refused
+ * task leaves nothing behind on either side (workers/target.h). */
+static int check_target(capture_proc *cp)
+{
+	const target_ops *ops = target_ops_for(cp->ctx->task);
+	char *err = NULL;
+	if (ops->check == NULL || ops->check(cp->target, &cp->tables, cp->ctx->task, &err) == 0)
+		return 0;
+	int code = ops->transient(cp->target) ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
+	code = pg_task_fail(cp->ctx, code, "target %s: %s", cp->target->name, err ? err : "checking the tables failed");
+	free(err);
+	return code;
+}
+
 static int run(capture_proc *cp)
 {
 	int rc = connect_all(cp);
+	if (rc == 0 && !atomic_load_explicit(&cp->ts->plan_ready, memory_order_acquire))
+		rc = check_target(cp);
 	if (rc == 0 && cp->repl != NULL)
 		rc = prepare_source(cp);
 	if (rc == 0 && !atomic_load_explicit(&cp->ts->plan_ready, memory_order_acquire))

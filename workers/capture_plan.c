@@ -161,12 +161,6 @@ static int prepare_table(const capture_plan_input *in, int k, const catalog_tabl
 int capture_plan_task(const capture_plan_input *in)
 {
 	char *err = NULL;
-	if (in->ops->check != NULL && in->ops->check(in->target, in->tables, in->ctx->task, &err) < 0) {
-		int code = pg_task_fail(in->ctx, in->ops->transient(in->target) ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL,
-					"target %s: %s", in->target->name, err ? err : "check failed");
-		free(err);
-		return code;
-	}
 	if (in->ctx->task->migration_type != MIGRATION_CDC && in->ops->bookkeeping_init(in->target, &err) < 0) {
 		int code = pg_task_fail(in->ctx, FERRY_EXIT_TRANSIENT, "target bookkeeping: %s", err);
 		free(err);

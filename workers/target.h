@@ -47,8 +47,9 @@ typedef struct target_copy_args {
 typedef struct target_ops {
 	const char *name;
 	/* ---- planning, by capture ---- */
-	/* Everything the target cannot take, before anything is created; NULL = nothing to
-	 * check. 0, or -1 with every problem in *err. */
+	/* Everything the target cannot take, before anything is created on either side (capture
+	 * calls it before the slot and publication exist); NULL = nothing to check. Sets the
+	 * session up where the engine needs one. 0, or -1 with every problem in *err. */
 	int (*check)(endpoint_conn *target, const pg_task_tables *tt, const task_config *task, char **err);
 	int (*bookkeeping_init)(endpoint_conn *target, char **err);
 	int (*progress_read)(endpoint_conn *target, const char *task, const pg_load_table *lt,
