@@ -237,7 +237,7 @@ static int infile_init(void **ptr, const char *filename, void *userdata)
 {
 	(void)filename; /* never a file: the data is ours, whatever name the server asks for */
 	*ptr = userdata;
-	return userdata == NULL ? 1 : 0;
+	return 0;
 }
 
 static int infile_read(void *ptr, char *buf, unsigned int len)
@@ -273,15 +273,10 @@ static void infile_end(void *ptr)
 static int infile_error(void *ptr, char *msg, unsigned int len)
 {
 	my_load_copy *c = ptr;
-	snprintf(msg, len, "%s", c && c->error ? c->error : "ferry refused a LOAD DATA it did not start");
+	snprintf(msg, len, "%s", c->error ? c->error : "the load of the partition stopped");
 	return CR_UNKNOWN_ERROR;
 }
 
-/* While no load runs the handler refuses: a server asking for a file gets nothing. */
-static void handler_off(MYSQL *conn)
-{
-	mysql_set_local_infile_handler(conn, infile_init, infile_read, infile_end, infile_error, NULL);
-}
 
 /* ---- opening the target transaction ------------------------------------------------------ */
 
@@ -519,7 +514,7 @@ pg_load_status my_load_copy_step(my_load_copy *c, char **err)
 	c->last_check_ms = now_ms();
 	mysql_set_local_infile_handler(c->conn, infile_init, infile_read, infile_end, infile_error, c);
 	int q = mysql_real_query(c->conn, c->load_sql.data, (unsigned long)c->load_sql.len);
-	handler_off(c->conn);
+	my_target_refuse_local_infile(c->conn); /* a server asking for a file again gets nothing */
 	if (q != 0 && c->interrupted)
 		return PG_LOAD_MORE;
 	if (q != 0 && c->error != NULL) {

@@ -81,8 +81,45 @@ const char *my_target_collation(MYSQL *conn)
 	return v >= 80000 ? "utf8mb4_0900_bin" : "utf8mb4_bin";
 }
 
+/* ---- LOAD DATA LOCAL outside ferry's own loads ------------------------------------------- */
+
+static int refuse_init(void **ptr, const char *filename, void *userdata)
+{
+	(void)filename;
+	(void)userdata;
+	*ptr = NULL;
+	return 1;
+}
+
+static int refuse_read(void *ptr, char *buf, unsigned int len)
+{
+	(void)ptr;
+	(void)buf;
+	(void)len;
+	return -1;
+}
+
+static void refuse_end(void *ptr)
+{
+	(void)ptr;
+}
+
+static int refuse_error(void *ptr, char *msg, unsigned int len)
+{
+	(void)ptr;
+	snprintf(msg, len, "ferry sends no file it was not loading itself");
+	return CR_UNKNOWN_ERROR;
+}
+
+void my_target_refuse_local_infile(MYSQL *conn)
+{
+	mysql_set_local_infile_handler(conn, refuse_init, refuse_read, refuse_end, refuse_error, NULL);
+}
+
 int my_target_session(MYSQL *conn, char **err)
 {
+	/* the client library would read a local file for any server that asks */
+	my_target_refuse_local_infile(conn);
 	/* max_statement_time is MariaDB's; MySQL's max_execution_time limits SELECTs only */
 	const char *sql = mariadb_connection(conn)
 				  ? "SET time_zone = '+00:00', NAMES utf8mb4, foreign_key_checks = 0,"

@@ -35,6 +35,11 @@
 /* Sets the session up (above). 0, or -1 with *err. */
 int my_target_session(MYSQL *conn, char **err);
 
+/* Installs a local-infile handler that refuses: the client library's default would send
+ * any local file a server asks for in answer to any statement. my_target_session() does
+ * it; the loader installs its own for the length of its LOAD DATA, then this one again. */
+void my_target_refuse_local_infile(MYSQL *conn);
+
 /* The binary, no-pad utf8mb4 collation of this server: utf8mb4_nopad_bin (MariaDB 10.2
  * and later), utf8mb4_0900_bin (MySQL 8), else utf8mb4_bin. */
 const char *my_target_collation(MYSQL *conn);
