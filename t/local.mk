@@ -111,10 +111,10 @@ dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
 
 # -- MySQL/MariaDB target
-UNIT_TESTS += t/unit/check_my_value
-t_unit_check_my_value_SOURCES = t/unit/check_my_value.c
-t_unit_check_my_value_CFLAGS = $(UNIT_CFLAGS)
-t_unit_check_my_value_LDADD = $(UNIT_LDADD)
+UNIT_TESTS += t/unit/check_my_out
+t_unit_check_my_out_SOURCES = t/unit/check_my_out.c
+t_unit_check_my_out_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_out_LDADD = $(UNIT_LDADD)
 UNIT_TESTS += t/unit/check_my_ddl
 t_unit_check_my_ddl_SOURCES = t/unit/check_my_ddl.c
 t_unit_check_my_ddl_CFLAGS = $(UNIT_CFLAGS)

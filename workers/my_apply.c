@@ -181,7 +181,7 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 {
 	strbuf q = STRBUF_INIT;
 	sql_append_mysql_qualified(&q, rel->target_schema, rel->target_name);
-	my_value_col *cols = calloc((size_t)rel->ncols + 1, sizeof *cols);
+	my_out_col *cols = calloc((size_t)rel->ncols + 1, sizeof *cols);
 	char *qname = strbuf_detach(&q);
 	if (cols == NULL || qname == NULL || scratch_fit(a, rel->ncols) < 0) {
 		free(cols);
@@ -191,9 +191,9 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 	}
 	for (int i = 0; i < rel->ncols; i++) {
 		if (a->source == ENGINE_MYSQL)
-			my_value_col_from_mysql(&cols[i], rel->cols[i].type_name);
+			my_out_col_from_mysql(&cols[i], rel->cols[i].type_name);
 		else
-			my_value_col_from_pg(&cols[i], rel->cols[i].type_oid, rel->cols[i].typmod, rel->cols[i].type_name);
+			my_out_col_from_pg(&cols[i], rel->cols[i].type_oid, rel->cols[i].typmod, rel->cols[i].type_name);
 	}
 	if (a->pk.insert_table == t)
 		my_apply_close_insert(a); /* its ON DUPLICATE KEY clause names the old columns */

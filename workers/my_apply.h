@@ -6,7 +6,7 @@
  * after a crash the progress row says exactly which source transactions are on the
  * target, and records at or before it are skipped when fed again.
  *
- * Changes become SQL text, values written through workers/my_value.h (the load's
+ * Changes become SQL text, values written through workers/my_out.h (the load's
  * conversion), sent as multi-statement packets (one round trip for many statements) and
  * their results checked one by one:
  *   - a run of INSERTs into one table: one multi-row INSERT;
@@ -24,7 +24,7 @@
  * first so the message names the row. Deadlocks, lock wait timeouts and a lost
  * connection are reported as transient (my_target_transient()).
  *
- * Invalid values (my_value.h) follow invalid_values as in the load.
+ * Invalid values (my_out.h) follow invalid_values as in the load.
  *
  * Use as pg_apply: open, record..., flush when enough is pending, close. No call exits
  * the process. */

@@ -11,7 +11,7 @@
 #include "ipc/record.h"
 #include "ipc/relmsg.h"
 #include "workers/my_apply.h"
-#include "workers/my_value.h"
+#include "workers/my_out.h"
 
 /* A packet is sent once it holds this many bytes or statements (and at every commit). */
 #define MY_APPLY_PACKET_BYTES (1024 * 1024)
@@ -25,7 +25,7 @@ typedef struct my_apply_table {
 	relmsg rel;            /* owned */
 	char *qname;           /* `db`.`name` */
 	bool keyed;            /* match on the key columns; else on every column, one row */
-	my_value_col *cols;    /* per column */
+	my_out_col *cols;    /* per column */
 	uint64_t idempotent_until;
 } my_apply_table;
 

@@ -140,8 +140,8 @@ static int append_value(my_apply *a, const my_apply_table *t, const record_view 
 			const record_value *val, strbuf *sb)
 {
 	char why[200];
-	my_value_form f = my_value_convert(&t->cols[i], val, &a->value, why, sizeof why);
-	if (f == MY_VALUE_INVALID) {
+	my_out_form f = my_out_convert(&t->cols[i], val, &a->value, why, sizeof why);
+	if (f == MY_OUT_INVALID) {
 		char pos[32];
 		my_apply_format_position(pos, sizeof pos, v->hdr.position);
 		if (a->invalid == INVALID_VALUES_ERROR) {
@@ -150,12 +150,12 @@ static int append_value(my_apply *a, const my_apply_table *t, const record_view 
 					     "error; set it to null or substitute to write such values)", t->qname,
 					     t->rel.cols[i].name, op_label(v->hdr.op), pos, why);
 		}
-		f = a->invalid == INVALID_VALUES_NULL ? MY_VALUE_NULL : my_value_substitute(&t->cols[i], val, &a->value);
+		f = a->invalid == INVALID_VALUES_NULL ? MY_OUT_NULL : my_out_substitute(&t->cols[i], val, &a->value);
 		if (a->stats.invalid++ < INVALID_LOGGED_MAX)
 			log_warning("table %s, column %s at source position %s: %s: written as %s", t->qname,
-				    t->rel.cols[i].name, pos, why, f == MY_VALUE_NULL ? "NULL" : strbuf_str(&a->value));
+				    t->rel.cols[i].name, pos, why, f == MY_OUT_NULL ? "NULL" : strbuf_str(&a->value));
 	}
-	my_value_append_sql(sb, f, strbuf_str(&a->value), a->value.len);
+	my_out_append_sql(sb, f, strbuf_str(&a->value), a->value.len);
 	return 0;
 }
 
@@ -167,11 +167,11 @@ static void key_text(my_apply *a, const my_apply_table *t, const record_value *m
 	for (int i = 0, n = 0; i < t->rel.ncols && out->len < 200; i++) {
 		if ((t->keyed && !t->rel.cols[i].key) || (!t->keyed && n >= 3) || m[i].kind == RECORD_KIND_UNCHANGED)
 			continue;
-		my_value_form f = my_value_convert(&t->cols[i], &m[i], &a->value, why, sizeof why);
+		my_out_form f = my_out_convert(&t->cols[i], &m[i], &a->value, why, sizeof why);
 		strbuf_appendf(out, "%s%s=", n++ ? ", " : "", t->rel.cols[i].name);
-		if (f == MY_VALUE_NULL)
+		if (f == MY_OUT_NULL)
 			strbuf_append(out, "NULL");
-		else if (f == MY_VALUE_BINARY)
+		else if (f == MY_OUT_BINARY)
 			strbuf_appendf(out, "(%zu bytes)", a->value.len);
 		else
 			strbuf_appendf(out, "%.*s", a->value.len > KEY_TEXT_MAX ? KEY_TEXT_MAX : (int)a->value.len,

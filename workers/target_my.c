@@ -1,4 +1,4 @@
-/* The MySQL/MariaDB target engine behind workers/target.h: my_ddl, my_load, my_apply.
+/* The MySQL/MariaDB target engine behind workers/target.h: my_ddl, my_infile, my_apply.
  * Each entry point a worker calls first on its connection (check for capture, the copy
  * and finish calls for load, apply_open for apply) sets the session up (my_target.h). */
 #include "workers/target.h"
@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "workers/my_apply.h"
 #include "workers/my_ddl.h"
-#include "workers/my_load.h"
+#include "workers/my_infile.h"
 #include "workers/my_sql.h"
 #include "workers/my_target.h"
 #include "workers/pg_load_internal.h"
@@ -75,7 +75,7 @@ static int bookkeeping_init(endpoint_conn *target, char **err)
 static int progress_read(endpoint_conn *target, const char *task, const pg_load_table *lt,
 			 pg_load_table_progress *out, char **err)
 {
-	return my_load_progress_read(target->mysql, task, lt->source_name, out, err);
+	return my_infile_progress_read(target->mysql, task, lt->source_name, out, err);
 }
 
 /* MySQL's DDL commits by itself: the progress is forgotten first, so a crash in between
@@ -91,7 +91,7 @@ static int prepare_table(endpoint_conn *target, const catalog_table *t, const pg
 	if (rc < 0)
 		my_target_set_transient(false);
 	if (rc == 0 && task->migration_type != MIGRATION_CDC)
-		rc = my_load_progress_forget(conn, task->name, lt->source_name, err);
+		rc = my_infile_progress_forget(conn, task->name, lt->source_name, err);
 	for (int i = 0; rc == 0 && i < script.n_statements; i++) {
 		char context[300];
 		snprintf(context, sizeof context, "target: preparing %s", lt->source_name);
@@ -106,7 +106,7 @@ static int prepare_table(endpoint_conn *target, const catalog_table *t, const pg
 static int plan_table(PGconn *source, endpoint_conn *target, const pg_load_table *lt, int table,
 		      const pg_load_plan_options *o, pg_load_plan *plan, char **err)
 {
-	return my_load_plan_table(source, target->mysql, lt, table, o, plan, err);
+	return my_infile_plan_table(source, target->mysql, lt, table, o, plan, err);
 }
 
 /* ---- load ----------------------------------------------------------------------------------- */
@@ -117,22 +117,22 @@ static pg_load_status copy_start(const target_copy_args *a, void **copy, char **
 	MYSQL *conn = a->target->mysql;
 	if (my_target_session(conn, err) < 0)
 		return PG_LOAD_ERROR;
-	my_load_options o = {.task = a->task->name, .names = &a->tables->map, .invalid = a->task->invalid_values,
+	my_infile_options o = {.task = a->task->name, .names = &a->tables->map, .invalid = a->task->invalid_values,
 			     .target_owned = a->task->target_table_prep != TABLE_PREP_NOTHING,
 			     .exported = a->src->exported, .snapshot_position = a->src->snapshot_lsn,
 			     .interrupt = a->interrupt, .interrupt_arg = a->interrupt_arg};
-	my_load_copy *c = NULL;
+	my_infile_copy *c = NULL;
 	bool whole = false;
-	pg_load_status st = my_load_copy_start(conn, a->lt, a->p, &o, &c, &whole, err);
+	pg_load_status st = my_infile_copy_start(conn, a->lt, a->p, &o, &c, &whole, err);
 	if (st != PG_LOAD_MORE)
 		return st;
-	my_load_source source;
-	if (my_load_pg_source(a->src, a->lt, &a->tables->map, a->p, whole, &source, err) < 0) {
-		my_load_copy_free(c);
+	my_infile_source source;
+	if (my_infile_pg_source(a->src, a->lt, &a->tables->map, a->p, whole, &source, err) < 0) {
+		my_infile_copy_free(c);
 		my_target_set_transient(false);
 		return PG_LOAD_ERROR;
 	}
-	my_load_copy_set_source(c, &source);
+	my_infile_copy_set_source(c, &source);
 	*copy = c;
 	return PG_LOAD_MORE;
 }
@@ -140,19 +140,19 @@ static pg_load_status copy_start(const target_copy_args *a, void **copy, char **
 static pg_load_status copy_step(void *c, int timeout_ms, char **err)
 {
 	(void)timeout_ms; /* LOAD DATA runs as one call; the interrupt hook bounds it instead */
-	return my_load_copy_step(c, err);
+	return my_infile_copy_step(c, err);
 }
 
-static int64_t copy_rows(const void *c) { return my_load_copy_rows(c); }
-static bool copy_position(const void *c, uint64_t *pos) { return my_load_copy_position(c, pos); }
-static void copy_free(void *c) { my_load_copy_free(c); }
+static int64_t copy_rows(const void *c) { return my_infile_copy_rows(c); }
+static bool copy_position(const void *c, uint64_t *pos) { return my_infile_copy_position(c, pos); }
+static void copy_free(void *c) { my_infile_copy_free(c); }
 
 static int finish_table(endpoint_conn *target, const pg_load_table *lt, const pg_task_tables *tt,
 			const task_config *task, char **err)
 {
 	if (my_target_session(target->mysql, err) < 0)
 		return -1;
-	return my_load_finish_table(target->mysql, lt, &tt->map, task, err);
+	return my_infile_finish_table(target->mysql, lt, &tt->map, task, err);
 }
 
 /* ---- apply ---------------------------------------------------------------------------------- */

@@ -2,7 +2,7 @@
  * target writes, in the load (fields of LOAD DATA) and in apply (SQL literals), through
  * one conversion so both write the same thing.
  *
- * A column's conversion is fixed once (my_value_col) from its source type: the class
+ * A column's conversion is fixed once (my_out_col) from its source type: the class
  * chooses what the MySQL column is (common/typemap.h, PostgreSQL -> MySQL) and so what
  * its values become:
  *   boolean                 1 / 0
@@ -25,12 +25,12 @@
  * Values of a MySQL source (MySQL -> MySQL) go by their canonical kind the same way.
  *
  * Invalid values: the task's invalid_values decides (common/typemap.h): error stops the
- * task, null writes NULL, substitute writes my_value_substitute()'s value: the nearest
+ * task, null writes NULL, substitute writes my_out_substitute()'s value: the nearest
  * date MySQL holds (0001-01-01 / 9999-12-31 23:59:59.999999) for dates out of range and
  * +-infinity, the largest finite number of the column's float type for +-Infinity, NULL
  * for NaN and for a numeric that does not fit. */
-#ifndef FERRY_MY_VALUE_H
-#define FERRY_MY_VALUE_H
+#ifndef FERRY_MY_OUT_H
+#define FERRY_MY_OUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,47 +40,47 @@
 #include "common/sqlquote.h"
 #include "ipc/record.h"
 
-typedef struct my_value_col {
+typedef struct my_out_col {
 	catalog_type_class cls;  /* the source column's class */
 	catalog_type_class elem; /* arrays: the element's class (OTHER = unknown: strings) */
 	int precision, scale;    /* numeric: the DECIMAL it became */
 	int bits;                /* bit/varbit: declared length, -1 unlimited */
-} my_value_col;
+} my_out_col;
 
 /* From the source catalog's type. */
-void my_value_col_init(my_value_col *c, const catalog_type *type);
+void my_out_col_init(my_out_col *c, const catalog_type *type);
 /* From a PostgreSQL source's RELATION description (type oid, modifier, format_type()
  * name such as "integer[]" or "public.mood"). */
-void my_value_col_from_pg(my_value_col *c, uint32_t type_oid, int32_t typmod, const char *type_name);
+void my_out_col_from_pg(my_out_col *c, uint32_t type_oid, int32_t typmod, const char *type_name);
 /* From a MySQL source's RELATION description: the column type as COLUMN_TYPE spells it
  * ("bit(9)", "decimal(10,2)"); an unknown spelling converts values by their kind. */
-void my_value_col_from_mysql(my_value_col *c, const char *column_type);
+void my_out_col_from_mysql(my_out_col *c, const char *column_type);
 
-typedef enum my_value_form {
-	MY_VALUE_NULL = 0,
-	MY_VALUE_PLAIN,   /* a number: written as it is */
-	MY_VALUE_STRING,  /* character data (UTF-8) */
-	MY_VALUE_BINARY,  /* bytes */
-	MY_VALUE_INVALID  /* no MySQL value: why says what */
-} my_value_form;
+typedef enum my_out_form {
+	MY_OUT_NULL = 0,
+	MY_OUT_PLAIN,   /* a number: written as it is */
+	MY_OUT_STRING,  /* character data (UTF-8) */
+	MY_OUT_BINARY,  /* bytes */
+	MY_OUT_INVALID  /* no MySQL value: why says what */
+} my_out_form;
 
 /* Converts v (not UNCHANGED) for column c; the value's bytes go to out (reset first).
- * MY_VALUE_INVALID leaves a reason in why. */
-my_value_form my_value_convert(const my_value_col *c, const record_value *v, strbuf *out, char *why,
+ * MY_OUT_INVALID leaves a reason in why. */
+my_out_form my_out_convert(const my_out_col *c, const record_value *v, strbuf *out, char *why,
 			       size_t why_len);
 /* The invalid_values = substitute value of an invalid v (see above). */
-my_value_form my_value_substitute(const my_value_col *c, const record_value *v, strbuf *out);
+my_out_form my_out_substitute(const my_out_col *c, const record_value *v, strbuf *out);
 
 /* An SQL literal: NULL, the number, '...' escaped for a session without
  * NO_BACKSLASH_ESCAPES (the target's, my_target_session), or X'...'. */
-void my_value_append_sql(strbuf *sb, my_value_form f, const char *p, size_t n);
+void my_out_append_sql(strbuf *sb, my_out_form f, const char *p, size_t n);
 /* A field of LOAD DATA ... FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED
  * BY '\n': \N for NULL, else the bytes with backslash, tab, newline, carriage return and
  * NUL escaped. */
-void my_value_append_infile(strbuf *sb, my_value_form f, const char *p, size_t n);
+void my_out_append_infile(strbuf *sb, my_out_form f, const char *p, size_t n);
 
 /* A PostgreSQL array's text ("{1,NULL,{2}}", "{\"a b\",c}") as a JSON array; elem is the
  * element class. -1 when the text is not an array. Exposed for the tests. */
-int my_value_array_to_json(const char *text, size_t len, catalog_type_class elem, strbuf *out);
+int my_out_array_to_json(const char *text, size_t len, catalog_type_class elem, strbuf *out);
 
 #endif

@@ -1,5 +1,5 @@
 /* Canonical values into MySQL/MariaDB column values (see the header). */
-#include "workers/my_value.h"
+#include "workers/my_out.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -23,14 +23,14 @@
 
 /* ---- columns ----------------------------------------------------------------------------- */
 
-static void set_numeric(my_value_col *c, int precision, int scale)
+static void set_numeric(my_out_col *c, int precision, int scale)
 {
 	bool declared = precision > 0 && precision <= MY_DECIMAL_DIGITS && scale >= 0 && scale <= MY_DECIMAL_SCALE;
 	c->precision = declared ? precision : MY_DECIMAL_DIGITS;
 	c->scale = declared ? scale : MY_DECIMAL_SCALE;
 }
 
-void my_value_col_init(my_value_col *c, const catalog_type *type)
+void my_out_col_init(my_out_col *c, const catalog_type *type)
 {
 	memset(c, 0, sizeof *c);
 	c->cls = type->cls;
@@ -42,7 +42,7 @@ void my_value_col_init(my_value_col *c, const catalog_type *type)
 		set_numeric(c, type->precision, type->scale);
 }
 
-void my_value_col_from_pg(my_value_col *c, uint32_t type_oid, int32_t typmod, const char *type_name)
+void my_out_col_from_pg(my_out_col *c, uint32_t type_oid, int32_t typmod, const char *type_name)
 {
 	catalog_type type = {.cls = CATALOG_TYPE_OTHER, .length = -1, .precision = -1};
 	size_t n = type_name ? strlen(type_name) : 0;
@@ -60,16 +60,16 @@ void my_value_col_from_pg(my_value_col *c, uint32_t type_oid, int32_t typmod, co
 		return;
 	}
 	pg_catalog_classify(type_oid, typmod, false, &type);
-	my_value_col_init(c, &type);
+	my_out_col_init(c, &type);
 }
 
-void my_value_col_from_mysql(my_value_col *c, const char *column_type)
+void my_out_col_from_mysql(my_out_col *c, const char *column_type)
 {
 	catalog_type type = {.cls = CATALOG_TYPE_OTHER, .length = -1, .precision = -1};
 	char why[200];
 	if (column_type == NULL || typemap_mysql_parse(column_type, false, &type, why, sizeof why) < 0)
 		type.cls = CATALOG_TYPE_OTHER; /* values then go by their kind alone */
-	my_value_col_init(c, &type);
+	my_out_col_init(c, &type);
 	for (int i = 0; i < type.n_labels; i++)
 		free(type.labels[i]);
 	free(type.labels);
@@ -89,28 +89,28 @@ static void append_double(strbuf *out, double d)
 	strbuf_append(out, buf);
 }
 
-static my_value_form convert_float(const my_value_col *c, double d, strbuf *out, char *why, size_t why_len)
+static my_out_form convert_float(const my_out_col *c, double d, strbuf *out, char *why, size_t why_len)
 {
 	if (isnan(d) || isinf(d)) {
 		snprintf(why, why_len, "%s has no MySQL value", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
-		return MY_VALUE_INVALID;
+		return MY_OUT_INVALID;
 	}
 	if (c->cls == CATALOG_TYPE_FLOAT4) {
 		/* the single-precision value itself, so MySQL's FLOAT range check sees it exactly */
 		float f = (float)d;
 		if (isinf(f)) {
 			snprintf(why, why_len, "%.17g is beyond MySQL's FLOAT", d);
-			return MY_VALUE_INVALID;
+			return MY_OUT_INVALID;
 		}
 		strbuf_appendf(out, "%.9g", (double)f);
 		if (strtod(strbuf_str(out), NULL) > FLT_MAX || strtod(strbuf_str(out), NULL) < -FLT_MAX) {
 			strbuf_reset(out);
 			strbuf_appendf(out, "%.17g", (double)f);
 		}
-		return MY_VALUE_PLAIN;
+		return MY_OUT_PLAIN;
 	}
 	append_double(out, d);
-	return MY_VALUE_PLAIN;
+	return MY_OUT_PLAIN;
 }
 
 /* Whether decimal text ("-0012.500") fits DECIMAL(precision, scale) without rounding. */
@@ -136,7 +136,7 @@ static bool decimal_fits(const char *p, size_t n, int precision, int scale)
 	return i == n && int_digits <= precision - scale && frac_digits <= scale;
 }
 
-static my_value_form convert_decimal(const my_value_col *c, const record_value *v, strbuf *out, char *why,
+static my_out_form convert_decimal(const my_out_col *c, const record_value *v, strbuf *out, char *why,
 				     size_t why_len)
 {
 	const char *p = v->str.ptr;
@@ -145,25 +145,25 @@ static my_value_form convert_decimal(const my_value_col *c, const record_value *
 	int scale = c->precision > 0 ? c->scale : MY_DECIMAL_SCALE;
 	if (n > 0 && (p[n - 1] == 'N' || p[n - 1] == 'y')) { /* NaN, Infinity, -Infinity */
 		snprintf(why, why_len, "%.*s has no MySQL value", (int)n, p);
-		return MY_VALUE_INVALID;
+		return MY_OUT_INVALID;
 	}
 	if (!decimal_fits(p, n, precision, scale)) {
 		snprintf(why, why_len, "%.*s does not fit DECIMAL(%d,%d)", n > 80 ? 80 : (int)n, p, precision, scale);
-		return MY_VALUE_INVALID;
+		return MY_OUT_INVALID;
 	}
 	strbuf_append_len(out, p, n);
-	return MY_VALUE_PLAIN;
+	return MY_OUT_PLAIN;
 }
 
 /* ---- bits ----------------------------------------------------------------------------------- */
 
-static bool bit_column(const my_value_col *c)
+static bool bit_column(const my_out_col *c)
 {
 	return c->cls == CATALOG_TYPE_BIT || c->cls == CATALOG_TYPE_VARBIT;
 }
 
 /* '0'/'1' text: up to 64 bits as a number, longer ones packed into bytes. */
-static my_value_form convert_bits(const my_value_col *c, const record_value *v, strbuf *out, char *why,
+static my_out_form convert_bits(const my_out_col *c, const record_value *v, strbuf *out, char *why,
 				  size_t why_len)
 {
 	const char *p = v->str.ptr;
@@ -171,7 +171,7 @@ static my_value_form convert_bits(const my_value_col *c, const record_value *v, 
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] != '0' && p[i] != '1') {
 			snprintf(why, why_len, "\"%.*s\" is not a bit string", n > 80 ? 80 : (int)n, p);
-			return MY_VALUE_INVALID;
+			return MY_OUT_INVALID;
 		}
 	}
 	if (c->bits >= 0 && c->bits <= MY_BIT_MAX && n <= MY_BIT_MAX) {
@@ -179,7 +179,7 @@ static my_value_form convert_bits(const my_value_col *c, const record_value *v, 
 		for (size_t i = 0; i < n; i++)
 			u = u << 1 | (uint64_t)(p[i] - '0');
 		strbuf_appendf(out, "%" PRIu64, u);
-		return MY_VALUE_PLAIN;
+		return MY_OUT_PLAIN;
 	}
 	for (size_t i = 0; i < n; i += 8) {
 		unsigned byte = 0;
@@ -187,20 +187,20 @@ static my_value_form convert_bits(const my_value_col *c, const record_value *v, 
 			byte = byte << 1 | (i + k < n && p[i + k] == '1');
 		strbuf_append_char(out, (char)byte);
 	}
-	return MY_VALUE_BINARY;
+	return MY_OUT_BINARY;
 }
 
-static my_value_form bytes_as_number(const record_value *v, strbuf *out, char *why, size_t why_len)
+static my_out_form bytes_as_number(const record_value *v, strbuf *out, char *why, size_t why_len)
 {
 	if (v->str.len > 8) {
 		snprintf(why, why_len, "%zu bytes do not fit BIT(64)", v->str.len);
-		return MY_VALUE_INVALID;
+		return MY_OUT_INVALID;
 	}
 	uint64_t u = 0;
 	for (size_t i = 0; i < v->str.len; i++)
 		u = u << 8 | (uint8_t)v->str.ptr[i];
 	strbuf_appendf(out, "%" PRIu64, u);
-	return MY_VALUE_PLAIN;
+	return MY_OUT_PLAIN;
 }
 
 /* ---- dates and times --------------------------------------------------------------------------- */
@@ -228,16 +228,16 @@ static void append_clock(strbuf *out, int64_t us)
 		strbuf_appendf(out, ".%06" PRId64, frac);
 }
 
-static my_value_form convert_date(int32_t days, strbuf *out, char *why, size_t why_len)
+static my_out_form convert_date(int32_t days, strbuf *out, char *why, size_t why_len)
 {
 	if (days != INT32_MAX && days != INT32_MIN && append_date(out, days))
-		return MY_VALUE_STRING;
+		return MY_OUT_STRING;
 	snprintf(why, why_len, "%s is outside MySQL's dates (years 1 to 9999)",
 		 days == INT32_MAX ? "infinity" : days == INT32_MIN ? "-infinity" : "the date");
-	return MY_VALUE_INVALID;
+	return MY_OUT_INVALID;
 }
 
-static my_value_form convert_timestamp(int64_t us, strbuf *out, char *why, size_t why_len)
+static my_out_form convert_timestamp(int64_t us, strbuf *out, char *why, size_t why_len)
 {
 	if (us != INT64_MAX && us != INT64_MIN) {
 		int64_t days = us / US_PER_DAY, rest = us % US_PER_DAY;
@@ -248,12 +248,12 @@ static my_value_form convert_timestamp(int64_t us, strbuf *out, char *why, size_
 		if (append_date(out, days)) {
 			strbuf_append_char(out, ' ');
 			append_clock(out, rest);
-			return MY_VALUE_STRING;
+			return MY_OUT_STRING;
 		}
 	}
 	snprintf(why, why_len, "%s is outside MySQL's dates (years 1 to 9999)",
 		 us == INT64_MAX ? "infinity" : us == INT64_MIN ? "-infinity" : "the timestamp");
-	return MY_VALUE_INVALID;
+	return MY_OUT_INVALID;
 }
 
 /* ---- arrays as JSON ------------------------------------------------------------------------------ */
@@ -412,7 +412,7 @@ static int parse_array(arr_scan *s, int depth)
 	return 0;
 }
 
-int my_value_array_to_json(const char *text, size_t len, catalog_type_class elem, strbuf *out)
+int my_out_array_to_json(const char *text, size_t len, catalog_type_class elem, strbuf *out)
 {
 	arr_scan s = {.p = text, .end = text + len, .elem = elem, .out = out};
 	strbuf_init(&s.item);
@@ -444,67 +444,67 @@ static void append_uuid(strbuf *out, const uint8_t *u)
 	}
 }
 
-static my_value_form convert_textrep(const my_value_col *c, const record_value *v, strbuf *out, char *why,
+static my_out_form convert_textrep(const my_out_col *c, const record_value *v, strbuf *out, char *why,
 				     size_t why_len)
 {
 	if (c->cls == CATALOG_TYPE_ARRAY) {
-		if (my_value_array_to_json(v->str.ptr, v->str.len, c->elem, out) == 0)
-			return MY_VALUE_STRING;
+		if (my_out_array_to_json(v->str.ptr, v->str.len, c->elem, out) == 0)
+			return MY_OUT_STRING;
 		snprintf(why, why_len, "\"%.*s\" is not an array", v->str.len > 80 ? 80 : (int)v->str.len, v->str.ptr);
-		return MY_VALUE_INVALID;
+		return MY_OUT_INVALID;
 	}
 	if (bit_column(c))
 		return convert_bits(c, v, out, why, why_len);
 	strbuf_append_len(out, v->str.ptr, v->str.len);
-	return MY_VALUE_STRING;
+	return MY_OUT_STRING;
 }
 
 /* character(n): MySQL's CHAR drops trailing spaces when read and its no-pad collation
  * compares without them, so they are dropped here, where PostgreSQL pads. */
-static my_value_form convert_char(const record_value *v, strbuf *out)
+static my_out_form convert_char(const record_value *v, strbuf *out)
 {
 	size_t n = v->str.len;
 	while (n > 0 && v->str.ptr[n - 1] == ' ')
 		n--;
 	strbuf_append_len(out, v->str.ptr, n);
-	return MY_VALUE_STRING;
+	return MY_OUT_STRING;
 }
 
-my_value_form my_value_convert(const my_value_col *c, const record_value *v, strbuf *out, char *why,
+my_out_form my_out_convert(const my_out_col *c, const record_value *v, strbuf *out, char *why,
 			       size_t why_len)
 {
 	strbuf_reset(out);
 	switch (v->kind) {
-	case RECORD_KIND_NULL: return MY_VALUE_NULL;
-	case RECORD_KIND_BOOL: strbuf_append(out, v->b ? "1" : "0"); return MY_VALUE_PLAIN;
-	case RECORD_KIND_INT64: strbuf_appendf(out, "%" PRId64, v->i64); return MY_VALUE_PLAIN;
-	case RECORD_KIND_UINT64: strbuf_appendf(out, "%" PRIu64, v->u64); return MY_VALUE_PLAIN;
+	case RECORD_KIND_NULL: return MY_OUT_NULL;
+	case RECORD_KIND_BOOL: strbuf_append(out, v->b ? "1" : "0"); return MY_OUT_PLAIN;
+	case RECORD_KIND_INT64: strbuf_appendf(out, "%" PRId64, v->i64); return MY_OUT_PLAIN;
+	case RECORD_KIND_UINT64: strbuf_appendf(out, "%" PRIu64, v->u64); return MY_OUT_PLAIN;
 	case RECORD_KIND_FLOAT64: return convert_float(c, v->f64, out, why, why_len);
 	case RECORD_KIND_DECIMAL: return convert_decimal(c, v, out, why, why_len);
 	case RECORD_KIND_DATE: return convert_date(v->date, out, why, why_len);
-	case RECORD_KIND_TIME: append_clock(out, v->i64); return MY_VALUE_STRING;
+	case RECORD_KIND_TIME: append_clock(out, v->i64); return MY_OUT_STRING;
 	case RECORD_KIND_TIMESTAMP:
 	case RECORD_KIND_TIMESTAMPTZ: return convert_timestamp(v->i64, out, why, why_len);
-	case RECORD_KIND_UUID: append_uuid(out, v->uuid); return MY_VALUE_STRING;
+	case RECORD_KIND_UUID: append_uuid(out, v->uuid); return MY_OUT_STRING;
 	case RECORD_KIND_BYTES:
 		if (bit_column(c) && c->bits >= 0 && c->bits <= MY_BIT_MAX)
 			return bytes_as_number(v, out, why, why_len);
 		strbuf_append_len(out, v->str.ptr, v->str.len);
-		return MY_VALUE_BINARY;
+		return MY_OUT_BINARY;
 	case RECORD_KIND_TEXT:
 		if (c->cls == CATALOG_TYPE_CHAR)
 			return convert_char(v, out);
 		strbuf_append_len(out, v->str.ptr, v->str.len);
-		return MY_VALUE_STRING;
-	case RECORD_KIND_JSON: strbuf_append_len(out, v->str.ptr, v->str.len); return MY_VALUE_STRING;
+		return MY_OUT_STRING;
+	case RECORD_KIND_JSON: strbuf_append_len(out, v->str.ptr, v->str.len); return MY_OUT_STRING;
 	case RECORD_KIND_TEXTREP: return convert_textrep(c, v, out, why, why_len);
 	default:
 		snprintf(why, why_len, "a %s value has no MySQL value", record_kind_name(v->kind));
-		return MY_VALUE_INVALID;
+		return MY_OUT_INVALID;
 	}
 }
 
-my_value_form my_value_substitute(const my_value_col *c, const record_value *v, strbuf *out)
+my_out_form my_out_substitute(const my_out_col *c, const record_value *v, strbuf *out)
 {
 	strbuf_reset(out);
 	bool high;
@@ -512,19 +512,19 @@ my_value_form my_value_substitute(const my_value_col *c, const record_value *v, 
 	case RECORD_KIND_DATE:
 		high = v->date > 0;
 		strbuf_append(out, high ? "9999-12-31" : "0001-01-01");
-		return MY_VALUE_STRING;
+		return MY_OUT_STRING;
 	case RECORD_KIND_TIMESTAMP:
 	case RECORD_KIND_TIMESTAMPTZ:
 		high = v->i64 > 0;
 		strbuf_append(out, high ? "9999-12-31 23:59:59.999999" : "0001-01-01 00:00:00");
-		return MY_VALUE_STRING;
+		return MY_OUT_STRING;
 	case RECORD_KIND_FLOAT64:
 		if (isnan(v->f64))
-			return MY_VALUE_NULL;
+			return MY_OUT_NULL;
 		strbuf_appendf(out, "%.17g", (v->f64 > 0 ? 1 : -1) * (c->cls == CATALOG_TYPE_FLOAT4 ? (double)FLT_MAX
 												  : DBL_MAX));
-		return MY_VALUE_PLAIN;
-	default: return MY_VALUE_NULL;
+		return MY_OUT_PLAIN;
+	default: return MY_OUT_NULL;
 	}
 }
 
@@ -578,16 +578,16 @@ static void append_escaped(strbuf *sb, const char *p, size_t n, bool infile)
 	sb->data[sb->len] = '\0';
 }
 
-void my_value_append_sql(strbuf *sb, my_value_form f, const char *p, size_t n)
+void my_out_append_sql(strbuf *sb, my_out_form f, const char *p, size_t n)
 {
 	switch (f) {
-	case MY_VALUE_PLAIN: strbuf_append_len(sb, p, n); return;
-	case MY_VALUE_STRING:
+	case MY_OUT_PLAIN: strbuf_append_len(sb, p, n); return;
+	case MY_OUT_STRING:
 		strbuf_append_char(sb, '\'');
 		append_escaped(sb, p, n, false);
 		strbuf_append_char(sb, '\'');
 		return;
-	case MY_VALUE_BINARY:
+	case MY_OUT_BINARY:
 		if (n == 0) {
 			strbuf_append(sb, "_binary''");
 			return;
@@ -600,9 +600,9 @@ void my_value_append_sql(strbuf *sb, my_value_form f, const char *p, size_t n)
 	}
 }
 
-void my_value_append_infile(strbuf *sb, my_value_form f, const char *p, size_t n)
+void my_out_append_infile(strbuf *sb, my_out_form f, const char *p, size_t n)
 {
-	if (f == MY_VALUE_NULL || f == MY_VALUE_INVALID)
+	if (f == MY_OUT_NULL || f == MY_OUT_INVALID)
 		strbuf_append(sb, "\\N");
 	else
 		append_escaped(sb, p, n, true);

@@ -1,13 +1,13 @@
 /* Loading one partition into MySQL/MariaDB: LOAD DATA LOCAL INFILE fed by a local-infile
  * handler from the row source, inside a transaction that also records the partition (see
- * workers/my_load.h for the exactly-once rules).
+ * workers/my_infile.h for the exactly-once rules).
  *
  * The handler's read callback pulls rows from the source only when the server asks for
  * more bytes, converts them and hands out at most what was asked, so memory stays at one
  * row plus the server's request size whatever the partition's size. The statement runs
  * as one client call: the callback looks at the interrupt hook about every 200 ms and
  * abandons the stream when asked to stop. */
-#include "workers/my_load.h"
+#include "workers/my_infile.h"
 
 #include <errmsg.h>
 #include <inttypes.h>
@@ -21,25 +21,25 @@
 #include "common/typemap.h"
 #include "workers/my_ddl.h"
 #include "workers/my_target.h"
-#include "workers/my_value.h"
+#include "workers/my_out.h"
 #include "workers/pg_load_internal.h"
 
 #define INTERRUPT_CHECK_MS 200
 #define INVALID_LOGGED_MAX 5
 #define WARNINGS_SHOWN 3
 
-struct my_load_copy {
+struct my_infile_copy {
 	MYSQL *conn;
 	const pg_load_table *lt;
 	pg_load_partition part;
-	my_load_options opt;
-	my_load_source source;
+	my_infile_options opt;
+	my_infile_source source;
 	bool has_source, source_open;
 	bool reload_whole, txn, done, interrupted;
 	char label[300];
 	strbuf target;        /* `db`.`name` */
 	strbuf load_sql;
-	my_value_col *cols;   /* per copied column */
+	my_out_col *cols;   /* per copied column */
 	const char **names;   /* their target names, for messages */
 	int ncols;
 	int key_col;          /* copied column of a single-column key, for messages; -1 */
@@ -61,14 +61,14 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int copy_fail(my_load_copy *c, char **err, const char *what)
+static int copy_fail(my_infile_copy *c, char **err, const char *what)
 {
 	char context[600];
 	snprintf(context, sizeof context, "%s: target: %s", c->label, what);
 	return my_target_fail(c->conn, context, err);
 }
 
-static int target_sql(my_load_copy *c, const strbuf *sb, const char *what, char **err)
+static int target_sql(my_infile_copy *c, const strbuf *sb, const char *what, char **err)
 {
 	if (strbuf_failed(sb)) {
 		my_target_set_transient(false);
@@ -84,7 +84,7 @@ static int target_sql(my_load_copy *c, const strbuf *sb, const char *what, char 
 
 /* ---- the statement and the columns ------------------------------------------------------ */
 
-static int build_columns(my_load_copy *c)
+static int build_columns(my_infile_copy *c)
 {
 	const catalog_table *t = c->lt->source;
 	c->cols = calloc((size_t)t->n_columns + 1, sizeof *c->cols);
@@ -102,7 +102,7 @@ static int build_columns(my_load_copy *c)
 		if (name == NULL || t->columns[i].generated_expr != NULL)
 			continue;
 		int k = c->ncols++;
-		my_value_col_init(&c->cols[k], &t->columns[i].type);
+		my_out_col_init(&c->cols[k], &t->columns[i].type);
 		c->names[k] = name;
 		if (c->lt->key_column == i || (t->n_key_columns == 1 && t->key_columns[0] == i))
 			c->key_col = k;
@@ -129,7 +129,7 @@ static int build_columns(my_load_copy *c)
 /* ---- rows into LOAD DATA fields --------------------------------------------------------- */
 
 /* "id=42" or "row 17", for messages. */
-static void row_key(my_load_copy *c, const record_tuple *row, char *buf, size_t size)
+static void row_key(my_infile_copy *c, const record_tuple *row, char *buf, size_t size)
 {
 	record_iter it;
 	record_value v;
@@ -139,8 +139,8 @@ static void row_key(my_load_copy *c, const record_tuple *row, char *buf, size_t 
 		if (i != c->key_col)
 			continue;
 		strbuf text = STRBUF_INIT;
-		my_value_form f = my_value_convert(&c->cols[i], &v, &text, why, sizeof why);
-		snprintf(buf, size, "%s=%.60s", c->names[i], f == MY_VALUE_BINARY ? "(bytes)" : strbuf_str(&text));
+		my_out_form f = my_out_convert(&c->cols[i], &v, &text, why, sizeof why);
+		snprintf(buf, size, "%s=%.60s", c->names[i], f == MY_OUT_BINARY ? "(bytes)" : strbuf_str(&text));
 		strbuf_free(&text);
 		return;
 	}
@@ -148,7 +148,7 @@ static void row_key(my_load_copy *c, const record_tuple *row, char *buf, size_t 
 }
 
 /* The task's invalid_values for one value: the form to write, or INVALID to stop. */
-static my_value_form invalid_value(my_load_copy *c, int i, const record_value *v, const record_tuple *row,
+static my_out_form invalid_value(my_infile_copy *c, int i, const record_value *v, const record_tuple *row,
 				   const char *why)
 {
 	char key[100];
@@ -158,17 +158,17 @@ static my_value_form invalid_value(my_load_copy *c, int i, const record_value *v
 		if (asprintf(&c->error, "%s, column %s, %s: %s (invalid_values = error; set it to null or "
 			     "substitute to load such values)", c->label, c->names[i], key, why) < 0)
 			c->error = NULL;
-		return MY_VALUE_INVALID;
+		return MY_OUT_INVALID;
 	}
-	my_value_form f = c->opt.invalid == INVALID_VALUES_NULL ? MY_VALUE_NULL
-								 : my_value_substitute(&c->cols[i], v, &c->value);
+	my_out_form f = c->opt.invalid == INVALID_VALUES_NULL ? MY_OUT_NULL
+								 : my_out_substitute(&c->cols[i], v, &c->value);
 	if (c->invalid++ < INVALID_LOGGED_MAX)
 		log_warning("%s, column %s, %s: %s: written as %s", c->label, c->names[i], key, why,
-			    f == MY_VALUE_NULL ? "NULL" : strbuf_str(&c->value));
+			    f == MY_OUT_NULL ? "NULL" : strbuf_str(&c->value));
 	return f;
 }
 
-static int append_row(my_load_copy *c, const record_tuple *row)
+static int append_row(my_infile_copy *c, const record_tuple *row)
 {
 	record_iter it;
 	record_value v;
@@ -182,19 +182,19 @@ static int append_row(my_load_copy *c, const record_tuple *row)
 	}
 	record_iter_init(&it, row);
 	for (int i = 0; record_iter_next(&it, &v); i++) {
-		my_value_form f = my_value_convert(&c->cols[i], &v, &c->value, why, sizeof why);
-		if (f == MY_VALUE_INVALID && (f = invalid_value(c, i, &v, row, why)) == MY_VALUE_INVALID)
+		my_out_form f = my_out_convert(&c->cols[i], &v, &c->value, why, sizeof why);
+		if (f == MY_OUT_INVALID && (f = invalid_value(c, i, &v, row, why)) == MY_OUT_INVALID)
 			return -1;
 		if (i > 0)
 			strbuf_append_char(&c->pending, '\t');
-		my_value_append_infile(&c->pending, f, strbuf_str(&c->value), c->value.len);
+		my_out_append_infile(&c->pending, f, strbuf_str(&c->value), c->value.len);
 	}
 	strbuf_append_char(&c->pending, '\n');
 	c->rows++;
 	return strbuf_failed(&c->pending) || strbuf_failed(&c->value) ? -1 : 0;
 }
 
-static bool interrupted(my_load_copy *c)
+static bool interrupted(my_infile_copy *c)
 {
 	uint64_t now = now_ms();
 	if (c->opt.interrupt == NULL || now - c->last_check_ms < INTERRUPT_CHECK_MS)
@@ -209,7 +209,7 @@ static bool interrupted(my_load_copy *c)
 }
 
 /* One step of the source: a row converted, the end, or a wait. -1 stops the stream. */
-static int fill(my_load_copy *c)
+static int fill(my_infile_copy *c)
 {
 	record_tuple row;
 	char *err = NULL;
@@ -242,7 +242,7 @@ static int infile_init(void **ptr, const char *filename, void *userdata)
 
 static int infile_read(void *ptr, char *buf, unsigned int len)
 {
-	my_load_copy *c = ptr;
+	my_infile_copy *c = ptr;
 	while (c->pending.len - c->pending_off < len && c->source_open) {
 		if (c->pending_off > 0 && c->pending_off >= c->pending.len / 2) {
 			memmove(c->pending.data, c->pending.data + c->pending_off, c->pending.len - c->pending_off);
@@ -272,7 +272,7 @@ static void infile_end(void *ptr)
 
 static int infile_error(void *ptr, char *msg, unsigned int len)
 {
-	my_load_copy *c = ptr;
+	my_infile_copy *c = ptr;
 	snprintf(msg, len, "%s", c->error ? c->error : "the load of the partition stopped");
 	return CR_UNKNOWN_ERROR;
 }
@@ -280,7 +280,7 @@ static int infile_error(void *ptr, char *msg, unsigned int len)
 
 /* ---- opening the target transaction ------------------------------------------------------ */
 
-static void append_where_table(strbuf *sb, my_load_copy *c)
+static void append_where_table(strbuf *sb, my_infile_copy *c)
 {
 	strbuf_append(sb, " WHERE `task` = ");
 	my_target_append_literal(sb, c->conn, c->opt.task, strlen(c->opt.task));
@@ -289,7 +289,7 @@ static void append_where_table(strbuf *sb, my_load_copy *c)
 }
 
 /* Which partitions of the table are recorded: mine, and whether any. */
-static int read_recorded(my_load_copy *c, bool *mine, bool *any, char **err)
+static int read_recorded(my_infile_copy *c, bool *mine, bool *any, char **err)
 {
 	strbuf sb = STRBUF_INIT;
 	strbuf_appendf(&sb, "SELECT COALESCE(MAX(`partition` = %d), 0), COUNT(*) FROM `" MY_TARGET_DB "`.`load_progress`",
@@ -310,7 +310,7 @@ static int read_recorded(my_load_copy *c, bool *mine, bool *any, char **err)
 
 /* Serialises the workers reloading one table whole: the later one then finds its
  * partition recorded by the earlier one. */
-static int lock_table_plan(my_load_copy *c, char **err)
+static int lock_table_plan(my_infile_copy *c, char **err)
 {
 	strbuf sb = STRBUF_INIT;
 	strbuf_append(&sb, "SELECT `partition` FROM `" MY_TARGET_DB "`.`load_plan`");
@@ -321,8 +321,8 @@ static int lock_table_plan(my_load_copy *c, char **err)
 	return rc;
 }
 
-/* Empties what this partition will hold (see my_load.h). */
-static int prepare_range(my_load_copy *c, bool any_recorded, char **err)
+/* Empties what this partition will hold (see my_infile.h). */
+static int prepare_range(my_infile_copy *c, bool any_recorded, char **err)
 {
 	bool whole = c->reload_whole || c->part.kind == PG_LOAD_PART_WHOLE;
 	strbuf sb = STRBUF_INIT;
@@ -365,7 +365,7 @@ static int prepare_range(my_load_copy *c, bool any_recorded, char **err)
 }
 
 /* BEGIN, the skip check and the range: 1 = go on, 0 = recorded, -1 = error. */
-static int open_target(my_load_copy *c, char **err)
+static int open_target(my_infile_copy *c, char **err)
 {
 	/* READ COMMITTED: the progress check sees what other workers committed, and inserting
 	 * progress rows takes no gap locks two workers could deadlock on. A long gap between
@@ -385,14 +385,14 @@ static int open_target(my_load_copy *c, char **err)
 	return prepare_range(c, any, err) < 0 ? -1 : 1;
 }
 
-pg_load_status my_load_copy_start(MYSQL *conn, const pg_load_table *lt, const pg_load_partition *p,
-				  const my_load_options *o, my_load_copy **out, bool *whole, char **err)
+pg_load_status my_infile_copy_start(MYSQL *conn, const pg_load_table *lt, const pg_load_partition *p,
+				  const my_infile_options *o, my_infile_copy **out, bool *whole, char **err)
 {
 	*out = NULL;
-	my_load_copy *c = calloc(1, sizeof *c);
+	my_infile_copy *c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return pg_load_fail(err, "table %s: out of memory", lt->source_name), PG_LOAD_ERROR;
-	*c = (my_load_copy){.conn = conn, .lt = lt, .part = *p, .opt = *o, .key_col = -1};
+	*c = (my_infile_copy){.conn = conn, .lt = lt, .part = *p, .opt = *o, .key_col = -1};
 	strbuf_init(&c->target);
 	strbuf_init(&c->load_sql);
 	strbuf_init(&c->pending);
@@ -412,14 +412,14 @@ pg_load_status my_load_copy_start(MYSQL *conn, const pg_load_table *lt, const pg
 	if (rc == 0)
 		rc = open_target(c, err);
 	if (rc <= 0) {
-		my_load_copy_free(c); /* rolls back; a recorded partition had nothing to undo */
+		my_infile_copy_free(c); /* rolls back; a recorded partition had nothing to undo */
 		return rc == 0 ? PG_LOAD_SKIPPED : PG_LOAD_ERROR;
 	}
 	*out = c;
 	return PG_LOAD_MORE;
 }
 
-void my_load_copy_set_source(my_load_copy *c, const my_load_source *source)
+void my_infile_copy_set_source(my_infile_copy *c, const my_infile_source *source)
 {
 	c->source = *source;
 	c->has_source = c->source_open = true;
@@ -428,7 +428,7 @@ void my_load_copy_set_source(my_load_copy *c, const my_load_source *source)
 /* ---- finishing ------------------------------------------------------------------------------ */
 
 /* The first warnings the server kept, on one line. */
-static void append_warnings(my_load_copy *c, strbuf *sb)
+static void append_warnings(my_infile_copy *c, strbuf *sb)
 {
 	char sql[64];
 	snprintf(sql, sizeof sql, "SHOW WARNINGS LIMIT %d", WARNINGS_SHOWN);
@@ -440,7 +440,7 @@ static void append_warnings(my_load_copy *c, strbuf *sb)
 		mysql_free_result(res);
 }
 
-static int check_loaded(my_load_copy *c, char **err)
+static int check_loaded(my_infile_copy *c, char **err)
 {
 	uint64_t affected = mysql_affected_rows(c->conn);
 	unsigned warnings = mysql_warning_count(c->conn);
@@ -456,7 +456,7 @@ static int check_loaded(my_load_copy *c, char **err)
 	return rc;
 }
 
-static int record_partition(my_load_copy *c, char **err)
+static int record_partition(my_infile_copy *c, char **err)
 {
 	c->has_position = !c->opt.exported;
 	c->position = c->opt.snapshot_position;
@@ -485,7 +485,7 @@ static int record_partition(my_load_copy *c, char **err)
 	return rc;
 }
 
-static int finish_copy(my_load_copy *c, char **err)
+static int finish_copy(my_infile_copy *c, char **err)
 {
 	if (check_loaded(c, err) < 0)
 		return -1;
@@ -502,7 +502,7 @@ static int finish_copy(my_load_copy *c, char **err)
 	return record_partition(c, err);
 }
 
-pg_load_status my_load_copy_step(my_load_copy *c, char **err)
+pg_load_status my_infile_copy_step(my_infile_copy *c, char **err)
 {
 	if (c->done)
 		return PG_LOAD_DONE;
@@ -533,19 +533,19 @@ pg_load_status my_load_copy_step(my_load_copy *c, char **err)
 	return PG_LOAD_DONE;
 }
 
-int64_t my_load_copy_rows(const my_load_copy *c)
+int64_t my_infile_copy_rows(const my_infile_copy *c)
 {
 	return c->rows;
 }
 
-bool my_load_copy_position(const my_load_copy *c, uint64_t *position)
+bool my_infile_copy_position(const my_infile_copy *c, uint64_t *position)
 {
 	if (c->done && c->has_position && position != NULL)
 		*position = c->position;
 	return c->done && c->has_position;
 }
 
-void my_load_copy_free(my_load_copy *c)
+void my_infile_copy_free(my_infile_copy *c)
 {
 	if (c == NULL)
 		return;

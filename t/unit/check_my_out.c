@@ -1,4 +1,4 @@
-/* Unit tests: canonical values into MySQL column values (workers/my_value.h): every
+/* Unit tests: canonical values into MySQL column values (workers/my_out.h): every
  * conversion, the invalid values and their substitutes, SQL literals and LOAD DATA
  * fields, PostgreSQL arrays as JSON. */
 #include <check.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "workers/my_value.h"
+#include "workers/my_out.h"
 #include "workers/pg_value.h"
 
 static strbuf out;
@@ -24,11 +24,11 @@ static void teardown(void)
 	strbuf_free(&out);
 }
 
-static my_value_col col(catalog_type_class cls)
+static my_out_col col(catalog_type_class cls)
 {
 	catalog_type t = {.cls = cls, .length = -1, .precision = -1};
-	my_value_col c;
-	my_value_col_init(&c, &t);
+	my_out_col c;
+	my_out_col_init(&c, &t);
 	return c;
 }
 
@@ -41,29 +41,29 @@ static record_value text_value(record_kind kind, const char *s)
 }
 
 /* The converted value as an SQL literal ("NULL", "12", "'x'", "X'00'", "INVALID"). */
-static const char *sql(const my_value_col *c, record_value v)
+static const char *sql(const my_out_col *c, record_value v)
 {
 	static strbuf lit;
 	strbuf_reset(&lit);
-	my_value_form f = my_value_convert(c, &v, &out, why, sizeof why);
-	if (f == MY_VALUE_INVALID)
+	my_out_form f = my_out_convert(c, &v, &out, why, sizeof why);
+	if (f == MY_OUT_INVALID)
 		return "INVALID";
-	my_value_append_sql(&lit, f, strbuf_str(&out), out.len);
+	my_out_append_sql(&lit, f, strbuf_str(&out), out.len);
 	return strbuf_str(&lit);
 }
 
-static const char *substitute(const my_value_col *c, record_value v)
+static const char *substitute(const my_out_col *c, record_value v)
 {
 	static strbuf lit;
 	strbuf_reset(&lit);
-	my_value_form f = my_value_substitute(c, &v, &out);
-	my_value_append_sql(&lit, f, strbuf_str(&out), out.len);
+	my_out_form f = my_out_substitute(c, &v, &out);
+	my_out_append_sql(&lit, f, strbuf_str(&out), out.len);
 	return strbuf_str(&lit);
 }
 
 START_TEST(numbers)
 {
-	my_value_col i8 = col(CATALOG_TYPE_INT8), b = col(CATALOG_TYPE_BOOL);
+	my_out_col i8 = col(CATALOG_TYPE_INT8), b = col(CATALOG_TYPE_BOOL);
 	ck_assert_str_eq(sql(&i8, (record_value){.kind = RECORD_KIND_INT64, .i64 = INT64_MIN}), "-9223372036854775808");
 	ck_assert_str_eq(sql(&i8, (record_value){.kind = RECORD_KIND_UINT64, .u64 = UINT64_MAX}), "18446744073709551615");
 	ck_assert_str_eq(sql(&b, (record_value){.kind = RECORD_KIND_BOOL, .b = true}), "1");
@@ -74,7 +74,7 @@ END_TEST
 
 START_TEST(floats_exact_or_invalid)
 {
-	my_value_col f8 = col(CATALOG_TYPE_FLOAT8), f4 = col(CATALOG_TYPE_FLOAT4);
+	my_out_col f8 = col(CATALOG_TYPE_FLOAT8), f4 = col(CATALOG_TYPE_FLOAT4);
 	ck_assert_str_eq(sql(&f8, (record_value){.kind = RECORD_KIND_FLOAT64, .f64 = 0.1}), "0.1");
 	ck_assert_str_eq(sql(&f8, (record_value){.kind = RECORD_KIND_FLOAT64, .f64 = DBL_MAX}), "1.7976931348623157e+308");
 	ck_assert_str_eq(sql(&f8, (record_value){.kind = RECORD_KIND_FLOAT64, .f64 = -DBL_MIN}), "-2.2250738585072014e-308");
@@ -98,8 +98,8 @@ END_TEST
 START_TEST(decimals_fit_or_are_invalid)
 {
 	catalog_type t = {.cls = CATALOG_TYPE_NUMERIC, .precision = 12, .scale = 2};
-	my_value_col n12 = {0}, any = col(CATALOG_TYPE_NUMERIC);
-	my_value_col_init(&n12, &t);
+	my_out_col n12 = {0}, any = col(CATALOG_TYPE_NUMERIC);
+	my_out_col_init(&n12, &t);
 	ck_assert_str_eq(sql(&n12, text_value(RECORD_KIND_DECIMAL, "-9999999999.99")), "-9999999999.99");
 	ck_assert_str_eq(sql(&n12, text_value(RECORD_KIND_DECIMAL, "0.50")), "0.50");
 	ck_assert_str_eq(sql(&n12, text_value(RECORD_KIND_DECIMAL, "99999999999.00")), "INVALID");
@@ -121,7 +121,7 @@ END_TEST
 
 START_TEST(dates_and_times)
 {
-	my_value_col d = col(CATALOG_TYPE_DATE), ts = col(CATALOG_TYPE_TIMESTAMPTZ), tm = col(CATALOG_TYPE_TIME);
+	my_out_col d = col(CATALOG_TYPE_DATE), ts = col(CATALOG_TYPE_TIMESTAMPTZ), tm = col(CATALOG_TYPE_TIME);
 	int32_t day = (int32_t)pg_value_days_from_civil(2024, 2, 29);
 	ck_assert_str_eq(sql(&d, (record_value){.kind = RECORD_KIND_DATE, .date = day}), "'2024-02-29'");
 	ck_assert_str_eq(sql(&d, (record_value){.kind = RECORD_KIND_DATE,
@@ -149,7 +149,7 @@ END_TEST
 
 START_TEST(strings_bytes_uuid)
 {
-	my_value_col t = col(CATALOG_TYPE_TEXT), by = col(CATALOG_TYPE_BYTES), u = col(CATALOG_TYPE_UUID);
+	my_out_col t = col(CATALOG_TYPE_TEXT), by = col(CATALOG_TYPE_BYTES), u = col(CATALOG_TYPE_UUID);
 	ck_assert_str_eq(sql(&t, text_value(RECORD_KIND_TEXT, "it's a \\ \"q\"\n\r\x1a")),
 			 "'it\\'s a \\\\ \\\"q\\\"\\n\\r\\Z'");
 	ck_assert_str_eq(sql(&t, text_value(RECORD_KIND_TEXT, "")), "''");
@@ -169,15 +169,15 @@ END_TEST
 START_TEST(infile_fields)
 {
 	strbuf f = STRBUF_INIT;
-	my_value_append_infile(&f, MY_VALUE_STRING, "a\tb\nc\\d\0e'\"", 11);
+	my_out_append_infile(&f, MY_OUT_STRING, "a\tb\nc\\d\0e'\"", 11);
 	ck_assert_uint_eq(f.len, 15);
 	ck_assert_mem_eq(f.data, "a\\tb\\nc\\\\d\\0e'\"", 15);
 	strbuf_reset(&f);
-	my_value_append_infile(&f, MY_VALUE_NULL, NULL, 0);
-	my_value_append_infile(&f, MY_VALUE_STRING, "\\N", 2);
+	my_out_append_infile(&f, MY_OUT_NULL, NULL, 0);
+	my_out_append_infile(&f, MY_OUT_STRING, "\\N", 2);
 	ck_assert_str_eq(strbuf_str(&f), "\\N\\\\N");
 	strbuf_reset(&f);
-	my_value_append_infile(&f, MY_VALUE_BINARY, "\r\x1a", 2);
+	my_out_append_infile(&f, MY_OUT_BINARY, "\r\x1a", 2);
 	ck_assert_str_eq(strbuf_str(&f), "\\r\x1a");
 	strbuf_free(&f);
 }
@@ -186,7 +186,7 @@ END_TEST
 static const char *json(const char *text, catalog_type_class elem)
 {
 	strbuf_reset(&out);
-	return my_value_array_to_json(text, strlen(text), elem, &out) == 0 ? strbuf_str(&out) : "ERROR";
+	return my_out_array_to_json(text, strlen(text), elem, &out) == 0 ? strbuf_str(&out) : "ERROR";
 }
 
 START_TEST(arrays_become_json)
@@ -210,27 +210,27 @@ END_TEST
 
 START_TEST(columns_from_relation_descriptions)
 {
-	my_value_col c;
-	my_value_col_from_pg(&c, 1007, -1, "integer[]");
+	my_out_col c;
+	my_out_col_from_pg(&c, 1007, -1, "integer[]");
 	ck_assert_int_eq(c.cls, CATALOG_TYPE_ARRAY);
 	ck_assert_int_eq(c.elem, CATALOG_TYPE_INT4);
-	my_value_col_from_pg(&c, 16999, -1, "public.mood[]");
+	my_out_col_from_pg(&c, 16999, -1, "public.mood[]");
 	ck_assert_int_eq(c.cls, CATALOG_TYPE_ARRAY);
 	ck_assert_int_eq(c.elem, CATALOG_TYPE_OTHER);
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXTREP, "{ok,sad}")), "'[\\\"ok\\\",\\\"sad\\\"]'");
-	my_value_col_from_pg(&c, 1700, ((12 << 16) | 2) + 4, "numeric(12,2)");
+	my_out_col_from_pg(&c, 1700, ((12 << 16) | 2) + 4, "numeric(12,2)");
 	ck_assert_int_eq(c.precision, 12);
 	ck_assert_int_eq(c.scale, 2);
-	my_value_col_from_pg(&c, 1560, 9, "bit(9)");
+	my_out_col_from_pg(&c, 1560, 9, "bit(9)");
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXTREP, "100000001")), "257");
-	my_value_col_from_pg(&c, 1560, 70, "bit(70)");
+	my_out_col_from_pg(&c, 1560, 70, "bit(70)");
 	char bits[71];
 	memset(bits, '0', 70);
 	bits[0] = bits[69] = '1';
 	bits[70] = '\0';
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXTREP, bits)), "X'800000000000000004'");
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXTREP, "10x")), "INVALID");
-	my_value_col_from_pg(&c, 1186, -1, "interval");
+	my_out_col_from_pg(&c, 1186, -1, "interval");
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXTREP, "1 year 2 mons")), "'1 year 2 mons'");
 }
 END_TEST
@@ -238,20 +238,20 @@ END_TEST
 /* A MySQL source's columns (MySQL -> MySQL): by COLUMN_TYPE. */
 START_TEST(columns_of_a_mysql_source)
 {
-	my_value_col c;
-	my_value_col_from_mysql(&c, "bit(9)");
+	my_out_col c;
+	my_out_col_from_mysql(&c, "bit(9)");
 	ck_assert_int_eq(c.cls, CATALOG_TYPE_BIT);
 	record_value b = {.kind = RECORD_KIND_BYTES};
 	b.str.ptr = "\x01\x01";
 	b.str.len = 2;
 	ck_assert_str_eq(sql(&c, b), "257");
-	my_value_col_from_mysql(&c, "decimal(10,2)");
+	my_out_col_from_mysql(&c, "decimal(10,2)");
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_DECIMAL, "-12345678.90")), "-12345678.90");
-	my_value_col_from_mysql(&c, "enum('a','b')");
+	my_out_col_from_mysql(&c, "enum('a','b')");
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXT, "b")), "'b'");
-	my_value_col_from_mysql(&c, "bigint(20) unsigned");
+	my_out_col_from_mysql(&c, "bigint(20) unsigned");
 	ck_assert_str_eq(sql(&c, (record_value){.kind = RECORD_KIND_UINT64, .u64 = UINT64_MAX}), "18446744073709551615");
-	my_value_col_from_mysql(&c, "no such type");
+	my_out_col_from_mysql(&c, "no such type");
 	ck_assert_int_eq(c.cls, CATALOG_TYPE_OTHER);
 	ck_assert_str_eq(sql(&c, text_value(RECORD_KIND_TEXT, "kept")), "'kept'");
 }
@@ -259,7 +259,7 @@ END_TEST
 
 static Suite *suite(void)
 {
-	Suite *s = suite_create("my_value");
+	Suite *s = suite_create("my_out");
 	TCase *tc = tcase_create("convert");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, numbers);

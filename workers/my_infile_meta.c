@@ -1,6 +1,6 @@
 /* The MySQL loader's per-table work around the partitions: recorded progress, the stored
- * partition plan and the after-load step (see workers/my_load.h). */
-#include "workers/my_load.h"
+ * partition plan and the after-load step (see workers/my_infile.h). */
+#include "workers/my_infile.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -43,7 +43,7 @@ static int command(MYSQL *conn, strbuf *sb, const char *context, char **err)
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
-int my_load_progress_read(MYSQL *conn, const char *task, const char *source_table, pg_load_table_progress *out,
+int my_infile_progress_read(MYSQL *conn, const char *task, const char *source_table, pg_load_table_progress *out,
 			  char **err)
 {
 	memset(out, 0, sizeof *out);
@@ -69,7 +69,7 @@ int my_load_progress_read(MYSQL *conn, const char *task, const char *source_tabl
 	return 0;
 }
 
-int my_load_progress_forget(MYSQL *conn, const char *task, const char *source_table, char **err)
+int my_infile_progress_forget(MYSQL *conn, const char *task, const char *source_table, char **err)
 {
 	static const char *const tables[] = {"load_progress", "load_plan"};
 	for (int i = 0; i < 2; i++) {
@@ -175,7 +175,7 @@ static int store_plan(MYSQL *conn, const pg_load_table *lt, const char *task, co
 	return rc;
 }
 
-int my_load_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, int table,
+int my_infile_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, int table,
 		       const pg_load_plan_options *o, pg_load_plan *plan, char **err)
 {
 	int old_n = plan->n;
@@ -249,11 +249,11 @@ static int run_after_load(MYSQL *conn, const pg_load_table *lt, const my_ddl_opt
 	return rc;
 }
 
-int my_load_finish_table(MYSQL *conn, const pg_load_table *lt, const catalog_name_map *names,
+int my_infile_finish_table(MYSQL *conn, const pg_load_table *lt, const catalog_name_map *names,
 			 const task_config *task, char **err)
 {
 	pg_load_table_progress prog;
-	if (my_load_progress_read(conn, task->name, lt->source_name, &prog, err) < 0)
+	if (my_infile_progress_read(conn, task->name, lt->source_name, &prog, err) < 0)
 		return -1;
 	if (prog.finished)
 		return 0;

@@ -1,8 +1,8 @@
 /* A PostgreSQL partition's COPY ... TO STDOUT (text) as a row source for the MySQL
- * loader (workers/my_load.h): each row's fields unescaped and read into canonical values
+ * loader (workers/my_infile.h): each row's fields unescaped and read into canonical values
  * by the same code capture uses for the change stream (pg_value_put_text), so a value
  * reaches MySQL the same way whether it was loaded or changed later. */
-#include "workers/my_load.h"
+#include "workers/my_infile.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -218,8 +218,8 @@ static void rows_free(void *arg)
 	free(r);
 }
 
-int my_load_pg_source(pg_load_source *src, const pg_load_table *lt, const catalog_name_map *names,
-		      const pg_load_partition *p, bool whole, my_load_source *out, char **err)
+int my_infile_pg_source(pg_load_source *src, const pg_load_table *lt, const catalog_name_map *names,
+		      const pg_load_partition *p, bool whole, my_infile_source *out, char **err)
 {
 	if (src->in_copy || src->aborted || src->conn == NULL)
 		return pg_load_fail(err, "table %s: the source transaction is %s", lt->source_name,
@@ -246,7 +246,7 @@ int my_load_pg_source(pg_load_source *src, const pg_load_table *lt, const catalo
 	}
 	PQclear(res);
 	r->copying = src->in_copy = true;
-	*out = (my_load_source){.next = rows_next, .finish = rows_finish, .abandon = rows_abandon,
+	*out = (my_infile_source){.next = rows_next, .finish = rows_finish, .abandon = rows_abandon,
 				.free = rows_free, .arg = r};
 	return 0;
 }
