@@ -76,6 +76,7 @@ typedef struct task_config {
 	string_list exclude_column;
 	string_list filter;
 	bool validation;
+	int64_t validation_interval_ms; /* validate worker: least time between two checks of a table */
 	string_list lowercase; /* schema.table patterns whose target names are lowercased (rules.h) */
 } task_config;
 

@@ -249,6 +249,9 @@ static const config_key keys[] = {
 	RULE("lowercase", lowercase, "schema.table pattern whose target names are lowercased; repeatable"),
 	{.section = TASK(validation), .name = "validation", .type = KEY_BOOL, .default_value = "no",
 	 .doc = "run a validate worker comparing source and target"},
+	{.section = TASK(validation_interval_ms), .name = "validation_interval", .type = KEY_DURATION_MS,
+	 .default_value = "5min", .min = SEC, .max = DAY,
+	 .doc = "validate worker: a table changed by CDC is checked again at most this often"},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

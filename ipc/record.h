@@ -91,7 +91,11 @@ typedef enum record_kind {
 /* Source position, ordered like the source log:
  *   PostgreSQL: the LSN as is.
  *   MySQL/MariaDB: binlog file number (the digits of "mysql-bin.000123") in the high 32
- *   bits, byte offset in that file in the low 32 (binlog positions are 32-bit). */
+ *   bits, byte offset in that file in the low 32 (binlog positions are 32-bit). A change
+ *   record's position is its transaction's first event's offset plus one, so that a
+ *   transaction starting exactly where an applied one ended sorts after it; snapshot
+ *   and stream positions (load's finish_position, ferry.source_position) are plain
+ *   offsets (workers/my_stream.h, "Positions"). */
 static inline uint64_t record_mysql_position(uint32_t file_no, uint32_t offset)
 {
 	return ((uint64_t)file_no << 32) | offset;

@@ -91,6 +91,8 @@ typedef struct taskstate_table {
 	uint32_t snap_xmax;
 	int32_t n_xip;
 	uint32_t xip[TASKSTATE_MAX_XIP];
+	/* Source values the target cannot hold (invalid_values), met by load and capture. */
+	_Atomic uint64_t invalid_values;
 	_Atomic uint64_t error_seq;
 	char error[TASKSTATE_ERROR_MAX];
 	/* Written by the task's validate worker (validation = yes) only. */
@@ -142,6 +144,11 @@ typedef struct taskstate {
 	_Atomic int64_t apply_commit_time[TASKSTATE_MAX_APPLY + 1];
 	_Atomic uint64_t received_lsn;   /* the furthest position the source sent */
 	_Atomic uint64_t flushed_lsn;    /* what capture confirmed to the source */
+	/* Every transaction the source committed before this position is on the target:
+	 * the lowest position an apply worker with work outstanding has committed, or, when
+	 * none has any, as far as the source has sent (its keepalives move it on an idle
+	 * source). What cutover and validation wait for. */
+	_Atomic uint64_t applied_lsn;
 	_Atomic uint64_t lag_bytes;
 	_Atomic int64_t lag_seconds;
 	_Atomic uint64_t changes_captured;

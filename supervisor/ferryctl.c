@@ -2,6 +2,8 @@
  *   ferryctl -c FILE status [--json] [--watch]
  *   ferryctl -c FILE stop [--fast]
  *   ferryctl -c FILE reload [--json]
+ *   ferryctl -c FILE assess [TASK]     (runs here, needs no ferryd)
+ *   ferryctl -c FILE validate | cutover ...   (supervisor/ferryctl_db.h)
  * Exit status: 0 ok, 1 failure reported by ferryd, 2 cannot reach ferryd or bad usage. */
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +22,10 @@
 
 #include "common/config_keys.h"
 #include "supervisor/control.h"
+#include "supervisor/ferryctl_db.h"
+#include "supervisor/ferryctl_watch.h"
 #include "supervisor/jsonparse.h"
+#include "workers/assess.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "unknown"
@@ -32,11 +37,13 @@
 
 #define ANSWER_TIMEOUT_MS 30000
 #define STOP_WAIT_S 60
+#define WATCH_INTERVAL_MS 1000
 #define DEFAULT_DATA_DIR "/var/lib/ferry" /* config_keys.c's default */
 
 typedef struct cli {
 	const char *config_path;
 	const char *command;
+	const char *task; /* assess TASK */
 	bool json, watch, fast;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } cli;
@@ -46,11 +53,20 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: ferryctl -c FILE COMMAND\n"
 		     "\n"
 		     "Commands:\n"
-		     "  status [--json] [--watch]   tasks, workers, states; --watch redraws every second\n"
+		     "  status [--json] [--watch]   tasks, workers, tables, lag; --watch: a live view redrawn\n"
+		     "                              every second (ends when ferryd stops, unless on a terminal)\n"
 		     "  stop [--fast]               stop ferryd and wait (at most %d s) until it is gone\n"
 		     "  reload [--json]             make ferryd re-read its configuration file\n"
+		     "  assess [TASK]               pre-migration assessment of every task (or TASK), run from\n"
+		     "                              here without ferryd: every check, nothing changed\n"
+		     "  validate [TASK] [--table SCHEMA.TABLE] [--json] [--limit N]\n"
+		     "                              compare source and target rows: exit 0 equal, 1 differences\n"
+		     "  cutover TASK [--wait-for-quiet] [--timeout SECONDS] [--json]\n"
+		     "                              zero lag, sequences past the maximum, final validation:\n"
+		     "                              exit 0 go, 1 no-go\n"
 		     "\n"
-		     "Exit status: 0 ok, 1 ferryd reported a failure, 2 ferryd not reachable or bad usage.\n",
+		     "Exit status: 0 ok, 1 ferryd reported a failure (assess: something fails), 2 ferryd not\n"
+		     "reachable or bad usage (assess: could not run).\n",
 		STOP_WAIT_S);
 }
 
@@ -364,33 +380,9 @@ static int status_once(const cli *c)
 	return EXIT_OK;
 }
 
-static volatile sig_atomic_t interrupted;
-static void on_interrupt(int sig) { interrupted = 1; }
-
-/* Redraws every second until Ctrl-C; a ferryd that goes away is shown, not fatal. */
-static int status_watch(const cli *c)
+static char *fetch_status(void *arg, char *err, size_t errlen)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_interrupt; /* no SA_RESTART: the sleep below must end */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	bool tty = isatty(STDOUT_FILENO);
-	while (!interrupted) {
-		time_t now = time(NULL);
-		char when[64];
-		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&now));
-		if (tty)
-			printf("\033[H\033[2J");
-		printf("Every 1s: ferryctl status    %s\n\n", when);
-		fflush(stdout);
-		status_once(c);
-		if (!tty)
-			printf("\n");
-		struct timespec one_second = {1, 0};
-		nanosleep(&one_second, NULL);
-	}
-	return EXIT_OK;
+	return request(arg, "status", err, errlen);
 }
 
 /* ---- stop ------------------------------------------------------------------------- */
@@ -503,6 +495,30 @@ static int do_reload(const cli *c)
 	return success ? EXIT_OK : EXIT_FAILED;
 }
 
+/* ---- assess ----------------------------------------------------------------------- */
+
+/* The same code as `ferryd --assess`, in this process: the whole file is loaded (an
+ * assessment of a file with errors cannot run). */
+static int do_assess(const cli *c)
+{
+	config_diag diag = {0};
+	ferry_config *cfg = config_load(c->config_path, &diag);
+	for (int i = 0; i < diag.warnings.count; i++)
+		fprintf(stderr, "ferryctl: warning: %s\n", diag.warnings.items[i]);
+	for (int i = 0; i < diag.errors.count; i++)
+		fprintf(stderr, "ferryctl: error: %s\n", diag.errors.items[i]);
+	config_diag_free(&diag);
+	if (cfg == NULL) {
+		fprintf(stderr, "ferryctl: %s is not valid: nothing assessed\n", c->config_path);
+		return EXIT_UNREACHABLE;
+	}
+	log_set_process("assess");
+	log_set_level(LOG_LEVEL_WARNING);
+	int rc = assess_run(cfg, c->task, stdout);
+	config_free(cfg);
+	return rc;
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 
 /* Options after the command: status [--json] [--watch], stop [--fast], reload [--json]. */
@@ -510,12 +526,14 @@ static int parse_command_args(cli *c, int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		bool known = false;
-		if (strcmp(argv[i], "--json") == 0 && strcmp(c->command, "stop") != 0)
+		if (strcmp(argv[i], "--json") == 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "assess") != 0)
 			known = c->json = true;
 		else if (strcmp(argv[i], "--watch") == 0 && strcmp(c->command, "status") == 0)
 			known = c->watch = true;
 		else if (strcmp(argv[i], "--fast") == 0 && strcmp(c->command, "stop") == 0)
 			known = c->fast = true;
+		else if (argv[i][0] != '-' && strcmp(c->command, "assess") == 0 && c->task == NULL)
+			known = (c->task = argv[i]) != NULL;
 		if (!known) {
 			fprintf(stderr, "ferryctl: unknown argument '%s' for %s\n", argv[i], c->command);
 			return -1;
@@ -542,12 +560,20 @@ static int parse_args(cli *c, int argc, char **argv)
 		return -1;
 	}
 	c->command = argv[optind];
-	if (strcmp(c->command, "status") != 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "reload") != 0) {
+	if (ferryctl_is_db_command(c->command))
+		return c->config_path ? 0 : (fprintf(stderr, "ferryctl: no configuration file given (-c FILE)\n"), -1);
+	if (strcmp(c->command, "status") != 0 && strcmp(c->command, "stop") != 0 && strcmp(c->command, "reload") != 0 &&
+	    strcmp(c->command, "assess") != 0) {
 		fprintf(stderr, "ferryctl: unknown command '%s'\n", c->command);
 		return -1;
 	}
 	if (parse_command_args(c, argc - optind - 1, argv + optind + 1) < 0)
 		return -1;
+	if (c->watch && c->json) {
+		fprintf(stderr, "ferryctl: --watch and --json do not go together (--watch is for people; run "
+				"status --json repeatedly to collect documents)\n");
+		return -1;
+	}
 	if (c->config_path == NULL) {
 		fprintf(stderr, "ferryctl: no configuration file given (-c FILE)\n");
 		return -1;
@@ -563,10 +589,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_UNREACHABLE;
 	}
+	if (ferryctl_is_db_command(c.command))
+		return ferryctl_db_command(c.config_path, c.command, argc - optind - 1, argv + optind + 1);
+	if (strcmp(c.command, "assess") == 0)
+		return do_assess(&c);
 	if (find_socket(&c) < 0)
 		return EXIT_UNREACHABLE;
 	if (strcmp(c.command, "status") == 0)
-		return c.watch ? status_watch(&c) : status_once(&c);
+		return c.watch ? watch_run(fetch_status, &c, WATCH_INTERVAL_MS) : status_once(&c);
 	if (strcmp(c.command, "stop") == 0)
 		return do_stop(&c);
 	return do_reload(&c);

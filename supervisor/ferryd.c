@@ -17,6 +17,7 @@
 #include "supervisor/pstitle.h"
 #include "supervisor/signals.h"
 #include "supervisor/supervisor.h"
+#include "workers/assess.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "unknown"
@@ -26,15 +27,20 @@ typedef struct options {
 	const char *config_path;
 	int foreground;
 	int check_only;
+	int assess;
 } options;
 
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: ferryd -c FILE [-f] [-t]\n"
+		     "       ferryd --assess -c FILE\n"
 		     "\n"
 		     "  -c FILE   configuration file\n"
 		     "  -f        stay in the foreground (logs still go to log_dir/supervisor.log)\n"
 		     "  -t        check the configuration file, print every problem, exit 0 (valid) or 1\n"
+		     "  --assess  pre-migration assessment: connect to every task's source and target, run\n"
+		     "            every check without changing anything, print what to fix; exit 0 (nothing\n"
+		     "            fails), 1 (something fails) or 2 (could not run)\n"
 		     "  -h        show this help\n"
 		     "  -V        show the version\n");
 }
@@ -42,17 +48,25 @@ static void usage(FILE *out)
 /* 0 to go on, otherwise 1 + the exit code. */
 static int parse_options(int argc, char **argv, options *opt)
 {
+	static const struct option longopts[] = {{"assess", no_argument, NULL, 'A'}, {NULL, 0, NULL, 0}};
 	int c;
 	opterr = 0;
-	while ((c = getopt(argc, argv, ":c:fthV")) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:fthV", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'A': opt->assess = 1; break;
 		case 'c': opt->config_path = optarg; break;
 		case 'f': opt->foreground = 1; break;
 		case 't': opt->check_only = 1; break;
 		case 'h': usage(stdout); return 1 + 0;
 		case 'V': printf("ferryd (ferry) %s\n", FERRY_VERSION); return 1 + 0;
 		case ':': fprintf(stderr, "ferryd: option -%c needs an argument\n", optopt); usage(stderr); return 1 + 2;
-		default: fprintf(stderr, "ferryd: unknown option -%c\n", optopt); usage(stderr); return 1 + 2;
+		default:
+			if (optopt)
+				fprintf(stderr, "ferryd: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "ferryd: unknown option %s\n", argv[optind - 1]);
+			usage(stderr);
+			return 1 + 2;
 		}
 	}
 	if (optind < argc) {
@@ -221,6 +235,18 @@ static void close_inherited_fds(void)
 		close((int)fd);
 }
 
+/* --assess: the report on stdout; exit 2 when the file itself is bad (nothing ran). */
+static int assess_main(ferry_config *cfg)
+{
+	if (cfg == NULL)
+		return 2;
+	log_set_process("assess");
+	log_set_level(LOG_LEVEL_WARNING); /* the report says it all; only real trouble on stderr */
+	int rc = assess_run(cfg, NULL, stdout);
+	config_free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	close_inherited_fds();
@@ -231,7 +257,9 @@ int main(int argc, char **argv)
 		rc--;
 	} else {
 		ferry_config *cfg = load_config(opt.config_path, !opt.check_only);
-		if (opt.check_only || cfg == NULL) {
+		if (opt.assess) {
+			rc = assess_main(cfg);
+		} else if (opt.check_only || cfg == NULL) {
 			rc = cfg ? 0 : 1;
 			config_free(cfg);
 		} else {

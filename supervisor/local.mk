@@ -17,6 +17,10 @@ libferry_a_SOURCES += \
 	supervisor/pidfile.c supervisor/pidfile.h \
 	supervisor/pstitle.c supervisor/pstitle.h \
 	supervisor/daemonize.c supervisor/daemonize.h
+libferry_a_SOURCES += supervisor/metrics.c supervisor/metrics.h supervisor/metrics_client.c \
+	supervisor/metrics_http.c supervisor/metrics_http.h supervisor/metrics_page.c supervisor/metrics_page.h \
+	supervisor/metrics_text.c supervisor/metrics_text.h
+libferry_a_SOURCES += supervisor/ferryctl_watch.c supervisor/ferryctl_watch.h
 
 sbin_PROGRAMS += ferryd
 ferryd_SOURCES = supervisor/ferryd.c
@@ -27,3 +31,9 @@ bin_PROGRAMS += ferryctl
 ferryctl_SOURCES = supervisor/ferryctl.c
 ferryctl_CPPFLAGS = $(AM_CPPFLAGS) -DFERRY_VERSION='"$(PACKAGE_VERSION)"'
 ferryctl_LDADD = $(FERRY_LIBS)
+# the status document, the metrics endpoint and the assessment, for users and their scripts
+dist_noinst_DATA += doc/status.md doc/metrics.md doc/assess.md
+# -- ferryctl validate and cutover (they run in ferryctl's process)
+libferry_a_SOURCES += supervisor/control_client.c supervisor/control_client.h
+ferryctl_SOURCES += supervisor/ferryctl_db.c supervisor/ferryctl_db.h supervisor/ferryctl_db_int.h \
+	supervisor/ferryctl_validate.c supervisor/ferryctl_cutover.c

@@ -69,6 +69,11 @@ static void apply_new_config(supervisor *s, ferry_config *next, reload_result *o
 	log_all_live_changes(s->config, next);
 	int changed = config_apply_reloadable(s->config, next);
 	log_set_level(s->config->ferryd.log_level);
+	char err[768];
+	if (metrics_reconfigure(&s->metrics, s->config->ferryd.metrics_listen, err, sizeof err) < 0) {
+		log_error("%s", err);
+		string_list_add(&out->warnings, err);
+	}
 	if (out->restart_needed.count > 0)
 		log_info("configuration file %s reloaded: %d values applied, %d changes wait for a restart of ferryd",
 			 s->config->path, changed, out->restart_needed.count);

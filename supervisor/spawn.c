@@ -30,6 +30,7 @@ static _Noreturn void child_main(supervisor *s, int slot_no, pid_t supervisor_pi
 		_exit(FERRY_EXIT_TRANSIENT); /* it died before the prctl took effect */
 
 	control_close_in_child(&s->control);
+	metrics_close_in_child(&s->metrics);
 	pidfile_close_in_child(s->pid_file);
 	close(s->parent_pipe[1]); /* only the supervisor may hold the write end */
 	log_close();		  /* the worker opens its own log file */

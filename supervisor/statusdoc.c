@@ -9,9 +9,7 @@
 #include "supervisor/restart.h"
 #include "supervisor/supervisor.h"
 
-/* Supervisor-side state for a worker without a process; the worker's own state
- * (starting, connecting, ready, running, stopping) while it has one. */
-static const char *worker_state_text(const proc_slot *slot, const worker_status *st)
+const char *statusdoc_worker_state(const proc_slot *slot, const worker_status *st)
 {
 	switch (slot->state) {
 	case PROC_RUNNING: {
@@ -44,7 +42,7 @@ static void worker_json(const supervisor *s, int slot_no, int64_t now_ms, jsonbu
 		json_int(jb, slot->pid);
 	else
 		json_null(jb);
-	json_member_string(jb, "state", worker_state_text(slot, st));
+	json_member_string(jb, "state", statusdoc_worker_state(slot, st));
 	json_member_int(jb, "restarts", slot->restarts);
 	char exit_text[64];
 	if (slot->has_exited)
@@ -81,6 +79,7 @@ static void table_json(const taskstate_table *t, jsonbuf *jb)
 	json_object_end(jb);
 	json_member_int(jb, "partitions", atomic_load(&t->parts_total));
 	json_member_int(jb, "partitions_done", atomic_load(&t->parts_done));
+	json_member_int(jb, "invalid_values", (int64_t)atomic_load(&t->invalid_values));
 	char err[TASKSTATE_ERROR_MAX];
 	memcpy(err, t->error, sizeof err);
 	err[sizeof err - 1] = '\0';
@@ -93,18 +92,6 @@ static void table_json(const taskstate_table *t, jsonbuf *jb)
 	json_member_int(jb, "validated_at_us", atomic_load(&t->validated_at_us));
 	json_object_end(jb);
 	json_object_end(jb);
-}
-
-/* The lowest position every apply worker has committed: what the target holds for sure. */
-static uint64_t applied_position(const taskstate *ts)
-{
-	uint64_t low = 0;
-	for (int w = 1; w <= ts->n_apply; w++) {
-		uint64_t p = atomic_load(&ts->apply_committed[w]);
-		if (w == 1 || p < low)
-			low = p;
-	}
-	return low;
 }
 
 static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf *jb)
@@ -127,9 +114,9 @@ static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf 
 		json_member_int(jb, "lag_seconds", atomic_load(&ts->lag_seconds));
 		json_member_int(jb, "spill_bytes", (int64_t)atomic_load(&ts->spill.used));
 		/* Source positions (LSN on PostgreSQL) as integers: received from the source,
-		 * and committed on the target by every apply worker. */
+		 * and before which every committed transaction is on the target. */
 		json_member_int(jb, "received_position", (int64_t)atomic_load(&ts->received_lsn));
-		json_member_int(jb, "applied_position", (int64_t)applied_position(ts));
+		json_member_int(jb, "applied_position", (int64_t)atomic_load(&ts->applied_lsn));
 		json_member_int(jb, "changes_captured", (int64_t)atomic_load(&ts->changes_captured));
 	}
 	json_key(jb, "tables");

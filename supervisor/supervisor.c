@@ -1,7 +1,8 @@
 /* The supervisor's main loop (PostgreSQL's ServerLoop, nginx's master cycle): sleep in
- * ppoll() on the signal wake pipe and the control socket until the nearest deadline
- * (a restart due, a kill deadline, a control client's timeout), then handle what
- * happened in a fixed order: signals, reaping, ferryctl, deadlines, starts, phases. */
+ * ppoll() on the signal wake pipe, the control socket and the metrics endpoint until
+ * the nearest deadline (a restart due, a kill deadline, a client's timeout), then handle
+ * what happened in a fixed order: signals, reaping, ferryctl and metrics clients,
+ * deadlines, starts, phases. */
 #include "supervisor/supervisor.h"
 
 #include <errno.h>
@@ -127,6 +128,7 @@ int supervisor_init(supervisor *s, ferry_config *cfg, pidfile *pf, char *err, si
 	s->control.listen_fd = -1;
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		s->control.clients[i].fd = -1;
+	metrics_init(&s->metrics);
 	if (create_shared_memory(s, err, errlen) < 0)
 		return -1;
 	if (pipe2(s->parent_pipe, O_CLOEXEC) < 0) {
@@ -139,12 +141,15 @@ int supervisor_init(supervisor *s, ferry_config *cfg, pidfile *pf, char *err, si
 	}
 	if (assign_worker_slots(s, err, errlen) < 0)
 		return -1;
-	return control_open(&s->control, cfg->ferryd.data_dir, err, errlen);
+	if (control_open(&s->control, cfg->ferryd.data_dir, err, errlen) < 0)
+		return -1;
+	return metrics_open(&s->metrics, cfg->ferryd.metrics_listen, err, errlen);
 }
 
 void supervisor_cleanup(supervisor *s)
 {
 	control_close(&s->control);
+	metrics_close(&s->metrics);
 	for (int i = 0; i < 2; i++) {
 		if (s->parent_pipe[i] >= 0)
 			close(s->parent_pipe[i]);
@@ -215,6 +220,7 @@ static int64_t earliest(int64_t a, int64_t b)
 static int64_t next_deadline(const supervisor *s)
 {
 	int64_t next = earliest(shutdown_next_deadline(s), control_next_deadline(&s->control));
+	next = earliest(next, metrics_next_deadline(&s->metrics));
 	if (s->shutdown != SHUTDOWN_NONE)
 		return next;
 	for (int i = 0; i < PROCTABLE_SIZE; i++) {
@@ -225,11 +231,23 @@ static int64_t next_deadline(const supervisor *s)
 	return next;
 }
 
-static int wait_for_events(supervisor *s, struct pollfd *fds)
+/* The descriptors ppoll() watches: the wake pipe, then the control socket's, then the
+ * metrics endpoint's. */
+typedef struct poll_set {
+	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + METRICS_POLL_FDS];
+	int n, n_control, n_metrics;
+} poll_set;
+
+static void wait_for_events(supervisor *s, poll_set *ps)
 {
+	struct pollfd *fds = ps->fds;
 	int nfds = 0;
 	fds[nfds++] = (struct pollfd){.fd = signals_wake_fd(), .events = POLLIN};
-	nfds += control_poll_fds(&s->control, fds + nfds);
+	ps->n_control = control_poll_fds(&s->control, fds + nfds);
+	nfds += ps->n_control;
+	ps->n_metrics = metrics_poll_fds(&s->metrics, fds + nfds);
+	nfds += ps->n_metrics;
+	ps->n = nfds;
 
 	int64_t deadline = next_deadline(s);
 	struct timespec ts, *timeout = NULL;
@@ -251,23 +269,23 @@ static int wait_for_events(supervisor *s, struct pollfd *fds)
 		for (int i = 0; i < nfds; i++)
 			fds[i].revents = 0;
 	}
-	return nfds;
 }
 
 int supervisor_run(supervisor *s)
 {
-	struct pollfd fds[2 + CONTROL_MAX_CLIENTS];
+	poll_set ps;
 	start_due_workers(s, supervisor_now_ms());
 	task_update_phases(s);
 	while (!shutdown_complete(s)) {
-		int nfds = wait_for_events(s, fds);
+		wait_for_events(s, &ps);
 		signal_counts sc;
 		signals_take(&sc);
 		process_signals(s, &sc);
 		if (sc.chld > 0)
 			reap_children(s);
 		int64_t now = supervisor_now_ms();
-		control_serve(s, fds + 1, nfds - 1, now);
+		control_serve(s, ps.fds + 1, ps.n_control, now);
+		metrics_serve(s, ps.fds + 1 + ps.n_control, ps.n_metrics, now);
 		shutdown_enforce_deadlines(s, now);
 		start_due_workers(s, now);
 		task_update_phases(s);

@@ -14,6 +14,7 @@
 #include "ipc/status.h"
 #include "ipc/taskstate.h"
 #include "supervisor/control.h"
+#include "supervisor/metrics.h"
 #include "supervisor/pidfile.h"
 #include "supervisor/proctable.h"
 #include "supervisor/shutdown.h"
@@ -28,6 +29,7 @@ typedef struct supervisor {
 	proctable procs;
 	task_table tasks;
 	control_server control;
+	metrics_server metrics; /* metrics_listen: Prometheus text and JSON status */
 	pidfile *pid_file; /* held since startup; closed in workers */
 	int parent_pipe[2]; /* workers keep [0]; only the supervisor holds [1]: EOF = it died */
 	shutdown_mode shutdown;
@@ -43,7 +45,7 @@ int64_t supervisor_now_ms(void);
 size_t supervisor_shmem_size(const ferry_config *cfg);
 
 /* Everything before the first fork: shared memory, the supervisor pipe, tasks and their
- * worker slots, the control socket. Takes ownership of cfg. 0, or -1 with err set. */
+ * worker slots, the control socket, the metrics endpoint. Takes ownership of cfg. 0, or -1 with err set. */
 int supervisor_init(supervisor *s, ferry_config *cfg, pidfile *pf, char *err, size_t errlen);
 /* Runs the loop until a shutdown completes. Returns the exit code. */
 int supervisor_run(supervisor *s);

@@ -489,6 +489,26 @@ stop_pg() {
 	unset "_pg_pid[$name]"
 }
 
+# restart_pg NAME [SETTING=VALUE...]: stops NAME's server (fast) and starts it again on
+# the same port and data, with the settings appended to its postgresql.conf first.
+restart_pg() {
+	local name=$1 kv dir=${_pg_dir[$1]} v
+	shift
+	[[ -n $dir ]] || { diag "restart_pg: no server named $name"; return 1; }
+	for kv in "$@"; do
+		printf "%s = '%s'\n" "${kv%%=*}" "${kv#*=}" >>"$dir/data/postgresql.conf"
+	done
+	stop_pg "$name"
+	if ! _as_pg pg_ctl -D "$dir/data" -o "-p ${_srv_port[$name]}" -l "$dir/server.log" -w -t 60 start \
+		>"$dir/pg_ctl.log" 2>&1; then
+		diag "restart_pg $name: server did not start:" "$(tail -n 20 "$dir/server.log")"
+		return 1
+	fi
+	_pg_pid[$name]=$(head -n 1 "$dir/data/postmaster.pid")
+	v=$(_var "$name")
+	declare -gx "${v}_PID=${_pg_pid[$name]}"
+}
+
 # ---------------------------------------------------------------------------------------
 # MariaDB
 

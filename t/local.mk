@@ -15,7 +15,7 @@ UNIT_TESTS += t/unit/check_pg_apply
 UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
 UNIT_TESTS += t/unit/check_typemap
-UNIT_TESTS += t/unit/check_my_catalog t/unit/check_my_preflight
+UNIT_TESTS += t/unit/check_my_catalog t/unit/check_my_preflight t/unit/check_my_load t/unit/check_my_binlog
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -80,6 +80,12 @@ t_unit_check_my_catalog_LDADD = $(UNIT_LDADD)
 t_unit_check_my_preflight_SOURCES = t/unit/check_my_preflight.c
 t_unit_check_my_preflight_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_my_preflight_LDADD = $(UNIT_LDADD)
+t_unit_check_my_load_SOURCES = t/unit/check_my_load.c
+t_unit_check_my_load_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_load_LDADD = $(UNIT_LDADD)
+t_unit_check_my_binlog_SOURCES = t/unit/check_my_binlog.c
+t_unit_check_my_binlog_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_binlog_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
@@ -105,11 +111,32 @@ INTEGRATION_TESTS = \
 	t/integration/060_pg_engines.sh \
 	t/integration/065_my_engines.sh \
 	t/integration/100_pg_to_pg.sh \
+	t/integration/110_pg_cdc_cases.sh \
+	t/integration/120_pg_bad_source_target.sh \
+	t/integration/200_mysql_to_pg.sh \
 	t/integration/210_pg_to_mysql.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
 
+# -- metrics endpoint: Prometheus text and HTTP parsing
+UNIT_TESTS += t/unit/check_metrics
+t_unit_check_metrics_SOURCES = t/unit/check_metrics.c
+t_unit_check_metrics_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_metrics_LDADD = $(UNIT_LDADD)
+UNIT_TESTS += t/unit/check_watch
+t_unit_check_watch_SOURCES = t/unit/check_watch.c
+t_unit_check_watch_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_watch_LDADD = $(UNIT_LDADD)
+# visibility: metrics endpoint, status --watch, pre-migration assessment
+INTEGRATION_TESTS += t/integration/150_metrics.sh
+INTEGRATION_TESTS += t/integration/160_assess.sh
+UNIT_TESTS += t/unit/check_validate
+t_unit_check_validate_SOURCES = t/unit/check_validate.c
+t_unit_check_validate_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_validate_LDADD = $(UNIT_LDADD)
+INTEGRATION_TESTS += t/integration/130_validate.sh
+dist_noinst_SCRIPTS += t/bench/bench_validate.sh
 # -- MySQL/MariaDB target
 UNIT_TESTS += t/unit/check_my_out
 t_unit_check_my_out_SOURCES = t/unit/check_my_out.c

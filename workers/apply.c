@@ -1,9 +1,10 @@
 /* apply: drains its ring and spill segments and applies the changes of the tables it
  * owns to the target, committing its progress row with each batch.
  *
- * A PostgreSQL source into a PostgreSQL or MySQL/MariaDB target (the engine's calls go
- * through workers/target.h); other pairs keep the connect-and-wait behaviour until
- * their engines exist.
+ * Into a PostgreSQL or MySQL/MariaDB target (the engine's calls go through
+ * workers/target.h), from any source engine whose capture exists (PostgreSQL,
+ * MySQL/MariaDB): the records are engine-neutral. Other pairs keep the connect-and-wait
+ * behaviour until their engines exist.
  *
  * Holding changes of tables still loading, the simple correct way: the worker takes
  * nothing from its queue until every table it owns has finished loading. Capture keeps
@@ -65,9 +66,24 @@ static int check_signals(apply_proc *ap, int64_t wait_ms)
 	return 0;
 }
 
+/* A change the target refused puts its table in error too, for status. */
+static void mark_failed_table(apply_proc *ap, const char *err)
+{
+	const char *name = ap->ops->apply_failed_table(ap->a);
+	for (int k = 0; name != NULL && k < ap->ts->n_tables; k++) {
+		taskstate_table *t = &ap->ts->tables[k];
+		if (t->owner == ap->n && strcmp(t->target_name, name) == 0) {
+			taskstate_set_table_error(t, "%s", err ? err : "apply failed");
+			return;
+		}
+	}
+}
+
 static int fail_apply(apply_proc *ap, char *err)
 {
 	int code = ap->ops->transient(ap->target) ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
+	if (code == FERRY_EXIT_FATAL)
+		mark_failed_table(ap, err);
 	code = pg_task_fail(ap->ctx, code, "%s", err ? err : "apply failed");
 	free(err);
 	return code;

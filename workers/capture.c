@@ -1,9 +1,10 @@
 /* capture: reads the source's transaction log and routes each change to the apply
  * worker that owns its table (ring or spill).
  *
- * A PostgreSQL source into a PostgreSQL or MySQL/MariaDB target (the target's calls go
- * through workers/target.h); every other pair keeps the connect-and-wait behaviour until
- * its engines exist.
+ * This file is the PostgreSQL source's capture (into a PostgreSQL or MySQL/MariaDB target,
+ * whose calls go through workers/target.h); a MySQL/MariaDB source's is capture_my.c.
+ * Both route records and report the phase through capture_route.h. Pairs without
+ * engines keep the connect-and-wait behaviour until their engines exist.
  *
  * Order of work (DESIGN.md "Consistency between full load and CDC"):
  *  1. connect: an ordinary source connection, the target, the replication connection;
@@ -29,7 +30,9 @@
 #include "common/log.h"
 #include "ipc/record.h"
 #include "workers/capture_int.h"
+#include "workers/capture_route.h"
 #include "workers/idle.h"
+#include "workers/my_task.h"
 #include "workers/worker_mains.h"
 
 #define STATUS_INTERVAL_MS 1000   /* standby status and task counters */
@@ -48,106 +51,8 @@ typedef struct capture_proc {
 	pg_capture *conv;
 	pg_repl_stream stream;
 	bool streaming;
-	queue_producer *queues[TASKSTATE_MAX_APPLY + 1];
-	/* Routing of the current source transaction. */
-	uint8_t begin_rec[64];
-	size_t begin_len;
-	bool begun[TASKSTATE_MAX_APPLY + 1];
-	uint64_t emitted[TASKSTATE_MAX_APPLY + 1]; /* last COMMIT position sent to each worker */
-	int64_t pending_since_us[TASKSTATE_MAX_APPLY + 1];
-	int exit_code;                             /* set by emit when it must stop */
-	char dir[1024];
+	capture_router router;
 } capture_proc;
-
-static int64_t wall_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
-/* Signals are delivered inside worker_wait() only: look at them now. */
-static bool stop_now(capture_proc *cp)
-{
-	if (worker_wait(cp->ctx, NULL, 0, 0) == WORKER_WAKE_PARENT_GONE)
-		return true;
-	if (worker_reload_requested)
-		worker_process_reload(cp->ctx);
-	return worker_stop_requested || worker_fast_requested;
-}
-
-/* ---- routing ------------------------------------------------------------------------ */
-
-static int put(capture_proc *cp, int w, const void *rec, size_t len)
-{
-	for (;;) {
-		queue_result r = queue_put(cp->queues[w], rec, len, 0, NULL);
-		if (r == QUEUE_OK)
-			return 0;
-		if (r != QUEUE_FULL) {
-			cp->exit_code = pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "queue of apply %s.%d: %s",
-						     cp->ctx->task->name, w, queue_producer_error(cp->queues[w]));
-			return -1;
-		}
-		/* Spill cap reached: pause reading the source until apply frees space. */
-		queue_producer_wait(cp->queues[w], 1000);
-		if (stop_now(cp)) {
-			cp->exit_code = PG_TASK_FINISHED;
-			return -1;
-		}
-	}
-}
-
-static int route_commit(capture_proc *cp, const void *rec, size_t len)
-{
-	record_view v;
-	record_error e;
-	if (record_decode(rec, len, &v, &e) < 0) {
-		cp->exit_code = pg_task_fail(cp->ctx, FERRY_EXIT_FATAL, "bad COMMIT record: %s", e.what);
-		return -1;
-	}
-	for (int w = 1; w <= cp->shm->n_apply; w++) {
-		if (!cp->begun[w])
-			continue;
-		if (put(cp, w, rec, len) < 0)
-			return -1;
-		if (cp->emitted[w] <= atomic_load(&cp->ts->apply_committed[w]))
-			cp->pending_since_us[w] = v.hdr.commit_time_us;
-		cp->emitted[w] = v.hdr.position;
-		cp->begun[w] = false;
-	}
-	return 0;
-}
-
-/* The converter's emit: BEGIN is held until a record of the transaction goes to a
- * worker; COMMIT goes to every worker that got the BEGIN. */
-static int route(void *arg, uint32_t table_id, const void *rec, size_t len)
-{
-	capture_proc *cp = arg;
-	uint8_t op = len > 0 ? ((const uint8_t *)rec)[0] : 0;
-	if (op == RECORD_OP_BEGIN) {
-		if (len > sizeof cp->begin_rec) {
-			cp->exit_code = pg_task_fail(cp->ctx, FERRY_EXIT_FATAL, "BEGIN record of %zu bytes", len);
-			return -1;
-		}
-		memcpy(cp->begin_rec, rec, len);
-		cp->begin_len = len;
-		return 0;
-	}
-	if (op == RECORD_OP_COMMIT)
-		return route_commit(cp, rec, len);
-	if (table_id == 0 || (int)table_id > cp->ts->n_tables)
-		return 0;
-	int w = cp->ts->tables[table_id - 1].owner;
-	if (!cp->begun[w]) {
-		if (put(cp, w, cp->begin_rec, cp->begin_len) < 0)
-			return -1;
-		cp->begun[w] = true;
-	}
-	if (op >= RECORD_OP_INSERT && op <= RECORD_OP_TRUNCATE)
-		atomic_fetch_add(&cp->ts->changes_captured, 1);
-	return put(cp, w, rec, len);
-}
 
 /* The converter's lookup: a relation of the plan, by oid, with the rules applied to
  * the columns the stream carries. */
@@ -187,17 +92,7 @@ static int lookup(void *arg, const pg_capture_source_rel *rel, pg_capture_mappin
  * has any, everything emitted is applied. */
 static uint64_t applied_position(capture_proc *cp, int64_t *oldest_us)
 {
-	uint64_t applied = UINT64_MAX;
-	*oldest_us = 0;
-	for (int w = 1; w <= cp->shm->n_apply; w++) {
-		uint64_t committed = atomic_load(&cp->ts->apply_committed[w]);
-		if (cp->emitted[w] <= committed)
-			continue;
-		if (committed < applied)
-			applied = committed;
-		if (*oldest_us == 0 || cp->pending_since_us[w] < *oldest_us)
-			*oldest_us = cp->pending_since_us[w];
-	}
+	uint64_t applied = capture_router_applied(&cp->router, oldest_us);
 	if (applied == UINT64_MAX) {
 		pg_capture_stats st;
 		pg_capture_get_stats(cp->conv, &st);
@@ -206,10 +101,20 @@ static uint64_t applied_position(capture_proc *cp, int64_t *oldest_us)
 	return applied;
 }
 
+/* taskstate's applied_lsn: as applied_position, but past the received end when idle. */
+static uint64_t applied_through(capture_proc *cp, uint64_t applied, uint64_t received)
+{
+	for (int w = 1; w <= cp->shm->n_apply; w++)
+		if (cp->router.emitted[w] > atomic_load(&cp->ts->apply_committed[w]))
+			return applied;
+	return received > applied ? received : applied;
+}
+
 static int send_status(capture_proc *cp, bool reply)
 {
 	int64_t oldest_us;
-	uint64_t flush = pg_capture_flush_lsn(cp->conv, applied_position(cp, &oldest_us));
+	uint64_t applied = applied_position(cp, &oldest_us);
+	uint64_t flush = pg_capture_flush_lsn(cp->conv, applied);
 	char err[512];
 	if (pg_capture_send_status(cp->conv, &cp->stream, flush, reply, err, sizeof err) < 0)
 		return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "standby status: %s", err);
@@ -217,24 +122,15 @@ static int send_status(capture_proc *cp, bool reply)
 	pg_capture_get_stats(cp->conv, &st);
 	atomic_store(&cp->ts->received_lsn, st.received_lsn);
 	atomic_store(&cp->ts->flushed_lsn, flush);
+	atomic_store(&cp->ts->applied_lsn, applied_through(cp, applied, st.received_lsn));
 	/* Lag: what the source has sent that the target does not have yet. */
 	uint64_t end = st.last_commit_end > flush ? st.last_commit_end : flush;
 	atomic_store(&cp->ts->lag_bytes, end > flush ? end - flush : 0);
-	atomic_store(&cp->ts->lag_seconds, oldest_us > 0 ? (wall_us() - oldest_us) / 1000000 : 0);
+	atomic_store(&cp->ts->lag_seconds, oldest_us > 0 ? (capture_wall_us() - oldest_us) / 1000000 : 0);
 	return 0;
 }
 
 /* ---- phases --------------------------------------------------------------------------- */
-
-static bool load_finished(const taskstate *ts)
-{
-	for (int i = 0; i < ts->n_tables; i++) {
-		int st = atomic_load(&ts->tables[i].state);
-		if (st == TABLE_QUEUED || st == TABLE_LOADING)
-			return false;
-	}
-	return true;
-}
 
 static bool all_imported(const capture_proc *cp)
 {
@@ -248,7 +144,7 @@ static bool all_imported(const capture_proc *cp)
 static int hold_snapshot(capture_proc *cp)
 {
 	while (atomic_load(&cp->ts->snapshot_state) == SNAPSHOT_EXPORTED) {
-		if (all_imported(cp) || load_finished(cp->ts)) {
+		if (all_imported(cp) || capture_load_finished(cp->ts)) {
 			atomic_store(&cp->ts->snapshot_state, SNAPSHOT_RELEASED);
 			log_info("snapshot %s released: every load worker has imported it", cp->ts->snapshot);
 			break;
@@ -260,16 +156,6 @@ static int hold_snapshot(capture_proc *cp)
 			return PG_TASK_FINISHED;
 	}
 	return 0;
-}
-
-static void update_phase(capture_proc *cp)
-{
-	int phase = atomic_load(&cp->ts->phase);
-	if (phase == TASKSTATE_FULL_LOAD && load_finished(cp->ts)) {
-		bool cdc = cp->ctx->task->migration_type != MIGRATION_FULL_LOAD;
-		atomic_store(&cp->ts->phase, cdc ? TASKSTATE_CDC : TASKSTATE_DONE);
-		log_info("full load finished%s", cdc ? ": every table is catching up" : "");
-	}
 }
 
 /* ---- setup -------------------------------------------------------------------------- */
@@ -308,6 +194,7 @@ static int connect_all(capture_proc *cp)
 static int prepare_source(capture_proc *cp)
 {
 	pg_capture_source src = {.schemas = cp->sel.schemas, .names = cp->sel.names, .n_tables = cp->sel.n,
+				 .filters = cp->sel.filters,
 				 .publication = cp->ctx->task->publication, .slot = cp->ctx->task->slot_name};
 	char *err = NULL;
 	endpoint_result r = pg_capture_prepare(cp->source->pg, cp->repl, &src, &cp->prep, &err);
@@ -349,9 +236,8 @@ static int publish_plan(capture_proc *cp)
 	bool full_only = cp->ctx->task->migration_type == MIGRATION_FULL_LOAD;
 	bool snapshot = cp->prep.snapshot != NULL && cp->ctx->task->migration_type != MIGRATION_CDC;
 	capture_plan_input in = {.ctx = cp->ctx, .ts = cp->ts, .tables = &cp->tables, .source = cp->source->pg,
-				 .target = cp->target, .ops = target_ops_for(cp->ctx->task),
-				 .fresh_slot = full_only || cp->prep.slot_created,
-				 .shared_snapshot = snapshot};
+				 .target = cp->target->pg, .ops = target_ops_for(cp->ctx->task), .target_ep = cp->target,
+				 .fresh_slot = full_only || cp->prep.slot_created, .shared_snapshot = snapshot};
 	/* Planning reads estimates and key extremes outside the snapshot: the open ends of
 	 * the first and last partition keep the plan complete whatever changed since. */
 	int rc = capture_plan_task(&in);
@@ -373,29 +259,13 @@ static int publish_plan(capture_proc *cp)
 	return 0;
 }
 
-static int open_queues(capture_proc *cp)
-{
-	pg_task_spill_dir(cp->ctx, cp->dir, sizeof cp->dir);
-	for (int w = 1; w <= cp->shm->n_apply; w++) {
-		char name[64], err[512];
-		snprintf(name, sizeof name, "apply-%d", w);
-		spill_options o = {.dir = cp->dir, .worker = name,
-				   .codec = pg_task_codec(cp->ctx->task)};
-		cp->queues[w] = queue_producer_open(cp->shm->queues[w], cp->shm->rings[w], &cp->ts->spill, &o, err,
-						    sizeof err);
-		if (cp->queues[w] == NULL)
-			return pg_task_fail(cp->ctx, FERRY_EXIT_FATAL, "spill directory %s: %s", cp->dir, err);
-	}
-	return 0;
-}
-
 /* ---- streaming ------------------------------------------------------------------------ */
 
 static int start_stream(capture_proc *cp)
 {
 	char spool[1100], err[512];
 	snprintf(spool, sizeof spool, "%s/txn-%s", cp->ctx->config->ferryd.data_dir, cp->ctx->task->name);
-	pg_capture_options o = {.emit = route, .emit_arg = cp, .lookup = lookup, .lookup_arg = cp,
+	pg_capture_options o = {.emit = capture_router_emit, .emit_arg = &cp->router, .lookup = lookup, .lookup_arg = cp,
 				.type_names = pg_capture_pg_type_names, .type_names_arg = cp->source->pg,
 				.spool_dir = spool, .spool_codec = pg_task_codec(cp->ctx->task),
 				.start_lsn = cp->prep.start_lsn};
@@ -434,23 +304,12 @@ static int drain_stream(capture_proc *cp, bool *reply_now)
 		}
 		int r = pg_capture_feed(cp->conv, &ev);
 		if (r < 0) {
-			if (cp->exit_code >= 0)
-				return cp->exit_code;
+			if (cp->router.exit_code >= 0)
+				return cp->router.exit_code;
 			return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "%s", pg_capture_error(cp->conv));
 		}
 		if (r == 1)
 			*reply_now = true;
-	}
-	return 0;
-}
-
-static int flush_queues(capture_proc *cp)
-{
-	for (int w = 1; w <= cp->shm->n_apply; w++) {
-		queue_result r = queue_producer_flush(cp->queues[w]);
-		if (r == QUEUE_ERROR)
-			return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "queue of apply %d: %s", w,
-					    queue_producer_error(cp->queues[w]));
 	}
 	return 0;
 }
@@ -462,11 +321,11 @@ static int stream_loop(capture_proc *cp)
 		bool reply_now = false;
 		int rc = drain_stream(cp, &reply_now);
 		if (rc == 0)
-			rc = flush_queues(cp);
+			rc = capture_router_flush(&cp->router);
 		if (rc == 0 && (reply_now || worker_now_ms() >= next_status)) {
 			rc = send_status(cp, false);
 			next_status = worker_now_ms() + STATUS_INTERVAL_MS;
-			update_phase(cp);
+			capture_update_phase(cp->ctx, cp->ts);
 		}
 		if (rc != 0)
 			return rc;
@@ -484,23 +343,7 @@ static int stream_loop(capture_proc *cp)
 	}
 }
 
-/* Full load only: wait for the load to finish. */
-static int wait_load(capture_proc *cp)
-{
-	while (!load_finished(cp->ts)) {
-		worker_wake wake = worker_wait(cp->ctx, NULL, 0, WAIT_POLL_MS);
-		if (wake == WORKER_WAKE_PARENT_GONE)
-			return FERRY_EXIT_TRANSIENT;
-		if (worker_stop_requested || worker_fast_requested)
-			return PG_TASK_FINISHED;
-	}
-	update_phase(cp);
-	log_info("full load finished");
-	return PG_TASK_FINISHED;
-}
-
-/* Before the slot and publication exist: everything the target cannot take, so a refused
- * task leaves nothing behind on either side (workers/target.h). */
+/* Before the slot and publication exist: target tables the task keeps must fit. */
 static int check_target(capture_proc *cp)
 {
 	const target_ops *ops = target_ops_for(cp->ctx->task);
@@ -531,24 +374,16 @@ static int run(capture_proc *cp)
 	if ((rc = hold_snapshot(cp)) != 0)
 		return rc;
 	if (cp->ctx->task->migration_type == MIGRATION_FULL_LOAD)
-		return wait_load(cp);
+		return capture_wait_load(cp->ctx, cp->ts);
 	atomic_store(&cp->ctx->status->active, 1);
-	if ((rc = open_queues(cp)) != 0 || (rc = start_stream(cp)) != 0)
+	if ((rc = capture_router_open(&cp->router, cp->ctx, cp->shm)) != 0 || (rc = start_stream(cp)) != 0)
 		return rc;
 	return stream_loop(cp);
 }
 
 static void cleanup(capture_proc *cp)
 {
-	for (int w = 1; w <= TASKSTATE_MAX_APPLY; w++) {
-		if (cp->queues[w]) {
-			queue_producer_flush(cp->queues[w]);
-			queue_producer_close(cp->queues[w]);
-		}
-	}
-	if (cp->shm)
-		for (int w = 1; w <= cp->shm->n_apply; w++)
-			ring_detach_producer(cp->shm->rings[w]);
+	capture_router_close(&cp->router);
 	if (cp->streaming)
 		pg_repl_stream_free(&cp->stream);
 	if (cp->conv)
@@ -566,13 +401,16 @@ static void cleanup(capture_proc *cp)
 
 int capture_main(worker_context *ctx)
 {
-	if (target_ops_for(ctx->task) == NULL)
+	if (my_task_is_my_to_pg(ctx->task))
+		return capture_my_main(ctx);
+	if (ctx->task->source_ep == NULL || ctx->task->source_ep->engine != ENGINE_POSTGRESQL ||
+	    target_ops_for(ctx->task) == NULL)
 		return worker_idle_main(ctx, WORKER_USES_SOURCE);
 	capture_proc *cp = calloc(1, sizeof *cp);
 	if (cp == NULL)
 		return FERRY_EXIT_TRANSIENT;
 	cp->ctx = ctx;
-	cp->exit_code = -1;
+	cp->router.exit_code = -1;
 	cp->shm = taskstate_for_task(pg_task_index(ctx));
 	if (cp->shm == NULL) {
 		free(cp);

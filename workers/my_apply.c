@@ -31,7 +31,7 @@ int my_apply_fail(my_apply *a, const my_apply_table *t, const char *fmt, ...)
 		strbuf_reset(&a->error);
 		strbuf_append(&a->error, buf);
 		a->failed = true;
-		a->failed_table = t ? t->qname : NULL;
+		a->failed_table = t ? t->sname : NULL;
 	}
 	if (a->target_open) {
 		bool transient = my_target_transient();
@@ -153,8 +153,9 @@ static void table_clear(my_apply_table *t)
 	if (t->described)
 		relmsg_free(&t->rel);
 	free(t->qname);
+	free(t->sname);
 	free(t->cols);
-	t->qname = NULL;
+	t->qname = t->sname = NULL;
 	t->cols = NULL;
 	t->described = false;
 }
@@ -179,13 +180,15 @@ static int scratch_fit(my_apply *a, int ncols)
  * one and stay valid: they are complete SQL text. */
 static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 {
-	strbuf q = STRBUF_INIT;
+	strbuf q = STRBUF_INIT, sn = STRBUF_INIT;
 	sql_append_mysql_qualified(&q, rel->target_schema, rel->target_name);
+	sql_append_pg_qualified(&sn, rel->target_schema, rel->target_name);
 	my_out_col *cols = calloc((size_t)rel->ncols + 1, sizeof *cols);
-	char *qname = strbuf_detach(&q);
-	if (cols == NULL || qname == NULL || scratch_fit(a, rel->ncols) < 0) {
+	char *qname = strbuf_detach(&q), *sname = strbuf_detach(&sn);
+	if (cols == NULL || qname == NULL || sname == NULL || scratch_fit(a, rel->ncols) < 0) {
 		free(cols);
 		free(qname);
+		free(sname);
 		relmsg_free(rel);
 		return -1;
 	}
@@ -201,6 +204,7 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 	t->rel = *rel;
 	memset(rel, 0, sizeof *rel);
 	t->qname = qname;
+	t->sname = sname;
 	t->cols = cols;
 	/* replica identity FULL may mark every column as key: then no column set is unique */
 	int keys = relmsg_key_count(&t->rel);

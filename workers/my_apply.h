@@ -66,7 +66,8 @@ int my_apply_flush(my_apply *a, char **err);
 uint64_t my_apply_pending_changes(const my_apply *a);
 bool my_apply_in_source_txn(const my_apply *a);
 
-/* After a failure: `db`.`table` of the table whose change was refused, or NULL. */
+/* After a failure: the table whose change was refused, named as the task state names it
+ * ("db"."table", taskstate.h), or NULL when the failure was not one table's. */
 const char *my_apply_failed_table(const my_apply *a);
 
 typedef struct my_apply_stats {

@@ -24,6 +24,7 @@ typedef struct my_apply_table {
 	bool described;
 	relmsg rel;            /* owned */
 	char *qname;           /* `db`.`name` */
+	char *sname;           /* "db"."name": as the task state names it (taskstate.h) */
 	bool keyed;            /* match on the key columns; else on every column, one row */
 	my_out_col *cols;    /* per column */
 	uint64_t idempotent_until;
@@ -88,7 +89,7 @@ struct my_apply {
 	uint64_t pending_txns;
 	bool failed;
 	strbuf error;           /* the failure, once failed */
-	const char *failed_table;
+	const char *failed_table; /* its sname */
 
 	record_value *newv, *oldv; /* the change being applied, one slot per column */
 	int scratch_cols;

@@ -412,6 +412,7 @@ int pg_apply_push(pg_apply *a, char **err)
 /* ---- state and teardown ------------------------------------------------------------- */
 
 uint64_t pg_apply_position(const pg_apply *a) { return a->committed; }
+const char *pg_apply_failed_table(const pg_apply *a) { return a->pipe.failed_table; }
 uint64_t pg_apply_pending_changes(const pg_apply *a) { return a->pending; }
 bool pg_apply_in_source_txn(const pg_apply *a) { return a->in_source_txn; }
 bool pg_apply_replica_role(const pg_apply *a) { return a->replica_role; }

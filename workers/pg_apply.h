@@ -52,6 +52,9 @@ pg_apply *pg_apply_open(PGconn *target, const char *task, int worker, char **err
 
 /* The position of the last source transaction committed on the target. */
 uint64_t pg_apply_position(const pg_apply *a);
+/* After a failure: the quoted target name of the table whose change the target refused,
+ * or NULL when the failure was not one table's (a lost connection, the progress row). */
+const char *pg_apply_failed_table(const pg_apply *a);
 
 /* Changes of this table at positions <= until_position are applied in idempotent mode
  * (INSERT: insert or update on key conflict; UPDATE: update, or insert when missing;

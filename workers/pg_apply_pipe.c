@@ -41,6 +41,8 @@ int apply_pipe_init(apply_pipe *p, PGconn *conn, size_t cap)
 void apply_pipe_free(apply_pipe *p)
 {
 	free(p->ring);
+	free(p->failed_table);
+	p->failed_table = NULL;
 	strbuf_free(&p->error);
 	strbuf_free(&p->copy_buf);
 	p->ring = NULL;
@@ -121,6 +123,8 @@ int apply_pipe_fail_entry(apply_pipe *p, const pipe_entry *e, const PGresult *r,
 		return -1;
 	describe_entry(&p->error, e);
 	strbuf_append(&p->error, ": ");
+	if (e->table && p->failed_table == NULL)
+		p->failed_table = strdup(*e->table);
 	if (why) {
 		strbuf_append(&p->error, why);
 		return -1;

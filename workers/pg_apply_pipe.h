@@ -58,6 +58,7 @@ typedef struct apply_pipe {
 	bool failed;
 	bool draining;    /* rolling back: results are read and ignored */
 	strbuf error;     /* the first failure */
+	char *failed_table; /* the quoted table name that failure blames, or NULL (owned) */
 	bool in_copy;     /* a COPY ... FROM STDIN is running (pipeline mode is off) */
 	pipe_entry copy_ctx; /* what the COPY applies (messages) */
 	strbuf copy_buf;  /* COPY data not yet given to libpq */

@@ -591,7 +591,48 @@ typedef struct prep {
 	bool slot_exists;
 	uint64_t slot_confirmed;
 	bool pub_exists;
+	/* The assessment (pg_capture_assess): each finding also goes to report, attributed
+	 * to the check running now. */
+	pg_capture_check check;
+	pg_capture_report_fn report;
+	void *report_arg;
 } prep;
+
+static const char *const check_names[PG_CHECK_COUNT] = {
+	[PG_CHECK_VERSION] = "server version",
+	[PG_CHECK_WAL_LEVEL] = "wal_level",
+	[PG_CHECK_REPLICATION] = "REPLICATION privilege",
+	[PG_CHECK_SENDERS] = "WAL senders",
+	[PG_CHECK_SLOT] = "replication slot",
+	[PG_CHECK_TABLES] = "selected tables exist",
+	[PG_CHECK_SELECT] = "SELECT privilege",
+	[PG_CHECK_REPLICA_IDENTITY] = "replica identity",
+	[PG_CHECK_PUBLICATION] = "publication",
+};
+
+const char *pg_capture_check_name(pg_capture_check check)
+{
+	return check >= 0 && check < PG_CHECK_COUNT ? check_names[check] : "?";
+}
+
+bool pg_capture_check_cdc_only(pg_capture_check check)
+{
+	switch (check) {
+	case PG_CHECK_WAL_LEVEL:
+	case PG_CHECK_REPLICATION:
+	case PG_CHECK_SENDERS:
+	case PG_CHECK_SLOT:
+	case PG_CHECK_REPLICA_IDENTITY:
+	case PG_CHECK_PUBLICATION: return true;
+	default: return false;
+	}
+}
+
+static void report(prep *p, pg_capture_finding kind, const char *line)
+{
+	if (p->report)
+		p->report(p->report_arg, p->check, kind, line ? line : "out of memory");
+}
 
 static void problem(prep *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -605,6 +646,7 @@ static void problem(prep *p, const char *fmt, ...)
 	va_end(ap);
 	strbuf_append(p->problems, line ? line : "out of memory");
 	strbuf_append_char(p->problems, '\n');
+	report(p, PG_FINDING_PROBLEM, line);
 	free(line);
 }
 
@@ -612,7 +654,7 @@ static void warning(prep *p, const char *fmt, ...) __attribute__((format(printf,
 
 static void warning(prep *p, const char *fmt, ...)
 {
-	if (!p->warnings)
+	if (!p->warnings && !p->report)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -620,8 +662,28 @@ static void warning(prep *p, const char *fmt, ...)
 	if (vasprintf(&line, fmt, ap) < 0)
 		line = NULL;
 	va_end(ap);
-	strbuf_append(p->warnings, line ? line : "out of memory");
-	strbuf_append_char(p->warnings, '\n');
+	if (p->warnings) {
+		strbuf_append(p->warnings, line ? line : "out of memory");
+		strbuf_append_char(p->warnings, '\n');
+	}
+	report(p, PG_FINDING_WARNING, line);
+	free(line);
+}
+
+/* What a check saw when it passed, for the assessment's report only. */
+static void note(prep *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(prep *p, const char *fmt, ...)
+{
+	if (!p->report)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *line = NULL;
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
+	va_end(ap);
+	report(p, PG_FINDING_NOTE, line);
 	free(line);
 }
 
@@ -705,7 +767,9 @@ static const char settings_sql[] =
  * counts (free_slots) for check_slot. */
 static void check_server(prep *p, int *free_slots)
 {
+	p->check = PG_CHECK_VERSION;
 	p->version = PQserverVersion(p->sql);
+	note(p, "PostgreSQL %d.%d (12 or later needed)", p->version / 10000, p->version % 10000);
 	if (p->version < PG_MIN_SOURCE_VERSION)
 		problem(p, "PostgreSQL %d.%d is too old for a source: logical replication with pgoutput as ferry "
 			   "uses it needs PostgreSQL 12 or later; upgrade the source server",
@@ -717,16 +781,22 @@ static void check_server(prep *p, int *free_slots)
 	if (!res)
 		return;
 	const char *wal_level = PQgetvalue(res, 0, 0);
+	p->check = PG_CHECK_WAL_LEVEL;
+	note(p, "wal_level = %s", wal_level);
 	if (strcmp(wal_level, "logical") != 0)
 		problem(p, "wal_level is \"%s\": set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET "
 			   "wal_level = logical) and restart the source server", wal_level);
 	*free_slots = atoi(PQgetvalue(res, 0, 1)) - atoi(PQgetvalue(res, 0, 2));
 	int max_senders = atoi(PQgetvalue(res, 0, 3)), senders = atoi(PQgetvalue(res, 0, 4));
+	p->check = PG_CHECK_SENDERS;
+	note(p, "%d of max_wal_senders = %d in use", senders, max_senders);
 	if (p->own_pid == 0 && senders >= max_senders)
 		problem(p, "no free WAL sender: max_wal_senders = %d and %d are in use; raise max_wal_senders "
 			   "(server restart needed) or stop an unused replication client", max_senders, senders);
 	p->user = strdup(PQgetvalue(res, 0, 6));
 	p->database = strdup(PQgetvalue(res, 0, 7));
+	p->check = PG_CHECK_REPLICATION;
+	note(p, "user \"%s\" may replicate", PQgetvalue(res, 0, 6));
 	if (!is_true(res, 0, 5)) {
 		char *u = ident(PQgetvalue(res, 0, 6));
 		problem(p, "user %s lacks the REPLICATION privilege: ALTER ROLE %s REPLICATION (as a superuser), "
@@ -755,6 +825,9 @@ static void check_existing_slot(prep *p, const PGresult *res)
 	else if (strcmp(PQgetvalue(res, 0, 6), "lost") == 0)
 		problem(p, "replication slot \"%s\" has lost WAL it needs (max_slot_wal_keep_size): changes are "
 			   "gone; drop the slot and run the task again with a full load", slot);
+	else if (is_true(res, 0, 3) && atoi(PQgetvalue(res, 0, 4)) != p->own_pid && p->report)
+		warning(p, "replication slot \"%s\" is in use by server process %s: a running ferryd, or another "
+			   "consumer that must stop before the task can start", slot, PQgetvalue(res, 0, 4));
 	else if (is_true(res, 0, 3) && atoi(PQgetvalue(res, 0, 4)) != p->own_pid) {
 		p->transient = true;
 		problem(p, "replication slot \"%s\" is in use by server process %s (another consumer, or a previous "
@@ -774,10 +847,15 @@ static void check_slot(prep *p, int free_slots)
 		  " coalesce(active_pid, 0), coalesce(confirmed_flush_lsn::text, ''), ''"
 		  " FROM pg_catalog.pg_replication_slots WHERE slot_name = $1";
 	const char *params[1] = {p->src->slot};
+	p->check = PG_CHECK_SLOT;
 	PGresult *res = prep_query(p, "looking up the replication slot", sql, 1, params);
 	if (!res)
 		return;
 	p->slot_exists = PQntuples(res) > 0;
+	if (p->slot_exists)
+		note(p, "slot \"%s\" exists (logical, pgoutput, this database): the task resumes from it", p->src->slot);
+	else
+		note(p, "slot \"%s\" will be created (%d free)", p->src->slot, free_slots);
 	if (p->slot_exists)
 		check_existing_slot(p, res);
 	else if (free_slots <= 0)
@@ -815,6 +893,7 @@ static void check_table_row(prep *p, const PGresult *res, int i)
 {
 	char *name = qualified(p->src->schemas[i], p->src->names[i]);
 	const char *label = name ? name : "?";
+	p->check = PG_CHECK_TABLES;
 	if (!is_true(res, i, 0)) {
 		problem(p, "table %s does not exist (or is not a table): check the include rules", label);
 	} else {
@@ -823,9 +902,11 @@ static void check_table_row(prep *p, const PGresult *res, int i)
 		if (partitioned && p->version < 130000)
 			problem(p, "partitioned table %s needs PostgreSQL 13 or later on the source "
 				   "(publish_via_partition_root); exclude it or upgrade", label);
+		p->check = PG_CHECK_SELECT;
 		if (!is_true(res, i, 2))
 			problem(p, "user \"%s\" may not read table %s: GRANT SELECT ON %s TO the user", p->user ? p->user : "?",
 				label, label);
+		p->check = PG_CHECK_REPLICA_IDENTITY;
 		if (!PQgetisnull(res, i, 3))
 			problem(p, "table %s has no primary key and no replica identity (%s): UPDATE and DELETE on it "
 				   "would fail on the source once it is published; add a primary key, or ALTER TABLE ... "
@@ -837,6 +918,7 @@ static void check_table_row(prep *p, const PGresult *res, int i)
 
 static void check_tables(prep *p)
 {
+	p->check = PG_CHECK_TABLES;
 	if (p->src->n_tables <= 0) {
 		problem(p, "no table is selected: check the task's include and exclude rules");
 		return;
@@ -848,6 +930,12 @@ static void check_tables(prep *p)
 	for (int i = 0; i < PQntuples(res) && i < p->src->n_tables; i++)
 		check_table_row(p, res, i);
 	PQclear(res);
+	p->check = PG_CHECK_TABLES;
+	note(p, "all %d found", p->src->n_tables);
+	p->check = PG_CHECK_SELECT;
+	note(p, "user \"%s\" may read all %d", p->user ? p->user : "?", p->src->n_tables);
+	p->check = PG_CHECK_REPLICA_IDENTITY;
+	note(p, "each has a primary key or a replica identity");
 }
 
 /* ---- the publication --------------------------------------------------------------- */
@@ -937,11 +1025,16 @@ static void check_publication(prep *p)
 		: "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, false"
 		  " FROM pg_catalog.pg_publication WHERE pubname = $1";
 	const char *params[1] = {p->src->publication};
+	p->check = PG_CHECK_PUBLICATION;
 	PGresult *res = prep_query(p, "looking up the publication", sql, 1, params);
 	if (!res)
 		return;
 	p->pub_exists = PQntuples(res) > 0;
 	char *pub = ident(p->src->publication);
+	if (p->pub_exists)
+		note(p, "publication %s exists and publishes every selected table", pub ? pub : "?");
+	else
+		note(p, "publication %s will be created for the %d tables", pub ? pub : "?", p->src->n_tables);
 	if (p->pub_exists && pub) {
 		check_pub_actions(p, res, pub);
 		check_pub_tables(p, pub);
@@ -991,6 +1084,17 @@ endpoint_result pg_capture_preflight(PGconn *sql, const pg_capture_source *src, 
 	return r;
 }
 
+endpoint_result pg_capture_assess(PGconn *sql, const pg_capture_source *src, pg_capture_report_fn report_fn,
+				  void *arg)
+{
+	strbuf problems = STRBUF_INIT;
+	prep p = {.sql = sql, .src = src, .problems = &problems, .report = report_fn, .report_arg = arg};
+	endpoint_result r = run_preflight(&p);
+	prep_free(&p);
+	strbuf_free(&problems);
+	return r;
+}
+
 /* ---- prepare ----------------------------------------------------------------------- */
 
 /* The stream's values are printed by the WAL sender in its session's formats, which
@@ -1021,28 +1125,83 @@ static void check_session(prep *p, PGconn *repl)
 	}
 }
 
-static void create_publication(prep *p)
+static const char *table_filter(const prep *p, int i)
 {
-	strbuf sql = STRBUF_INIT;
-	strbuf_append(&sql, "CREATE PUBLICATION ");
-	sql_append_pg_ident(&sql, p->src->publication);
-	strbuf_append(&sql, " FOR TABLE ");
+	return p->src->filters ? p->src->filters[i] : NULL;
+}
+
+static void append_publication_sql(prep *p, strbuf *sql)
+{
+	strbuf_append(sql, "CREATE PUBLICATION ");
+	sql_append_pg_ident(sql, p->src->publication);
+	strbuf_append(sql, " FOR TABLE ");
 	for (int i = 0; i < p->src->n_tables; i++) {
 		if (i)
-			strbuf_append(&sql, ", ");
-		sql_append_pg_qualified(&sql, p->src->schemas[i], p->src->names[i]);
+			strbuf_append(sql, ", ");
+		sql_append_pg_qualified(sql, p->src->schemas[i], p->src->names[i]);
+		if (table_filter(p, i))
+			strbuf_appendf(sql, " WHERE (%s)", table_filter(p, i));
 	}
 	if (p->version >= 130000)
-		strbuf_append(&sql, " WITH (publish_via_partition_root = true)");
-	if (strbuf_failed(&sql)) {
-		problem(p, "out of memory");
+		strbuf_append(sql, " WITH (publish_via_partition_root = true)");
+}
+
+/* A row filter may only use replica-identity columns (unless REPLICA IDENTITY FULL):
+ * otherwise, once the table is in the publication, the source refuses every UPDATE and
+ * DELETE on it. The server checks that when such a statement starts, so one that
+ * changes nothing, inside the publication's own transaction, finds out safely. */
+static void probe_filtered_tables(prep *p)
+{
+	for (int i = 0; i < p->src->n_tables && p->problems->len == p->problems_at; i++) {
+		if (!table_filter(p, i))
+			continue;
+		strbuf sql = STRBUF_INIT;
+		strbuf_append(&sql, "DELETE FROM ");
+		sql_append_pg_qualified(&sql, p->src->schemas[i], p->src->names[i]);
+		strbuf_append(&sql, " WHERE false");
+		PGresult *res = PQexec(p->sql, strbuf_str(&sql));
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			p->transient |= PQstatus(p->sql) == CONNECTION_BAD;
+			problem(p, "the filter on %s.%s cannot be used for CDC: %s; filter only on key columns, or "
+				   "ALTER TABLE ... REPLICA IDENTITY FULL on the source", p->src->schemas[i],
+				p->src->names[i], server_message(p->sql));
+		}
+		PQclear(res);
+		strbuf_free(&sql);
+	}
+}
+
+static void create_publication(prep *p)
+{
+	bool filtered = false;
+	for (int i = 0; i < p->src->n_tables; i++)
+		filtered |= table_filter(p, i) != NULL;
+	if (filtered && p->version < 150000) {
+		problem(p, "row filters on a cdc task need PostgreSQL 15 or later on the source (publication row "
+			   "filters): remove the filter, or use migration_type = full-load");
 		return;
 	}
+	strbuf sql = STRBUF_INIT;
+	append_publication_sql(p, &sql);
+	if (strbuf_failed(&sql)) {
+		problem(p, "out of memory");
+		strbuf_free(&sql);
+		return;
+	}
+	PQclear(PQexec(p->sql, "BEGIN"));
 	PGresult *res = PQexec(p->sql, strbuf_str(&sql));
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		p->transient |= PQstatus(p->sql) == CONNECTION_BAD;
 		problem(p, "creating the publication failed: %s; it must be created by the tables' owner or a "
 			   "superuser, e.g. %s", server_message(p->sql), strbuf_str(&sql));
+	}
+	PQclear(res);
+	if (p->problems->len == p->problems_at)
+		probe_filtered_tables(p);
+	res = PQexec(p->sql, p->problems->len == p->problems_at ? "COMMIT" : "ROLLBACK");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && p->problems->len == p->problems_at) {
+		p->transient |= PQstatus(p->sql) == CONNECTION_BAD;
+		problem(p, "creating the publication failed: %s", server_message(p->sql));
 	}
 	PQclear(res);
 	strbuf_free(&sql);
@@ -1073,7 +1232,8 @@ endpoint_result pg_capture_prepare(PGconn *sql, PGconn *repl, const pg_capture_s
 	strbuf problems = STRBUF_INIT, warnings = STRBUF_INIT;
 	memset(out, 0, sizeof *out);
 	*err = NULL;
-	prep p = {.sql = sql, .src = src, .own_pid = PQbackendPID(repl), .problems = &problems, .warnings = &warnings};
+	prep p = {.sql = sql, .src = src, .own_pid = PQbackendPID(repl), .problems = &problems, .warnings = &warnings,
+		  .problems_at = 0};
 	endpoint_result r = run_preflight(&p);
 	if (r == ENDPOINT_OK)
 		check_session(&p, repl);

@@ -62,6 +62,11 @@ typedef struct pg_capture_source {
 	int n_tables;
 	const char *publication;
 	const char *slot; /* lower-case letters, digits and '_' (the server's rule) */
+	/* Per selected table: the task's row filter, "(expr)" in the source's dialect, or
+	 * NULL. May itself be NULL (no filters). A new publication carries them (PostgreSQL
+	 * 15 row filters): the source sends only the rows inside, and an UPDATE that moves
+	 * a row across the filter arrives as an INSERT or a DELETE. */
+	const char *const *filters;
 } pg_capture_source;
 
 /* Checks, on an ordinary connection to the source database, without changing anything:
@@ -87,6 +92,40 @@ typedef struct pg_capture_source {
  * the connection was lost or the slot is busy (retry later). */
 endpoint_result pg_capture_preflight(PGconn *sql, const pg_capture_source *src, int own_walsender_pid,
 				     strbuf *problems, strbuf *warnings);
+
+/* The checks of pg_capture_preflight, as the pre-migration assessment names them. */
+typedef enum pg_capture_check {
+	PG_CHECK_VERSION = 0,      /* server version */
+	PG_CHECK_WAL_LEVEL,
+	PG_CHECK_REPLICATION,      /* the user's REPLICATION privilege */
+	PG_CHECK_SENDERS,          /* a free WAL sender */
+	PG_CHECK_SLOT,             /* room for the slot, or the existing one fits */
+	PG_CHECK_TABLES,           /* the selected tables exist */
+	PG_CHECK_SELECT,           /* the user may read them */
+	PG_CHECK_REPLICA_IDENTITY, /* each has a primary key or replica identity */
+	PG_CHECK_PUBLICATION,      /* an existing publication fits */
+	PG_CHECK_COUNT
+} pg_capture_check;
+
+typedef enum pg_capture_finding {
+	PG_FINDING_NOTE,    /* what a check saw; it passed unless a problem follows */
+	PG_FINDING_WARNING,
+	PG_FINDING_PROBLEM  /* "what is wrong: what to do" */
+} pg_capture_finding;
+
+typedef void (*pg_capture_report_fn)(void *arg, pg_capture_check check, pg_capture_finding kind, const char *text);
+
+/* "wal_level", "replication slot", ... */
+const char *pg_capture_check_name(pg_capture_check check);
+/* Whether a check matters only for change data capture (not for a full-load task). */
+bool pg_capture_check_cdc_only(pg_capture_check check);
+
+/* pg_capture_preflight for the pre-migration assessment: the same checks, read-only,
+ * as if no replication connection were open; each finding goes to report as it is
+ * found, attributed to its check, notes included. A slot in use by another process is
+ * a warning here (a running ferryd holds it), not a reason to stop. Returns like
+ * pg_capture_preflight: TRANSIENT when the connection was lost. */
+endpoint_result pg_capture_assess(PGconn *sql, const pg_capture_source *src, pg_capture_report_fn report, void *arg);
 
 typedef struct pg_capture_prepared {
 	bool publication_created;

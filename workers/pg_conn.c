@@ -123,14 +123,14 @@ static const char *sslmode_keyword(sslmode_kind mode)
 }
 
 typedef struct pg_params {
-	const char *keys[16];
-	const char *values[16];
+	const char *keys[20];
+	const char *values[20];
 	int count;
 } pg_params;
 
 static void add_param(pg_params *p, const char *key, const char *value)
 {
-	if (value == NULL || value[0] == '\0' || p->count >= 15)
+	if (value == NULL || value[0] == '\0' || p->count >= 19)
 		return;
 	p->keys[p->count] = key;
 	p->values[p->count] = value;
@@ -141,6 +141,12 @@ static void add_param(pg_params *p, const char *key, const char *value)
 
 endpoint_result pg_conn_open(const endpoint_config *ep, const char *password, const char *app_name,
 			     PGconn **out, char *why, size_t why_size)
+{
+	return pg_conn_open_with(ep, password, app_name, NULL, out, why, why_size);
+}
+
+endpoint_result pg_conn_open_with(const endpoint_config *ep, const char *password, const char *app_name,
+				  const pg_conn_extra *extra, PGconn **out, char *why, size_t why_size)
 {
 	char port[16] = "", timeout[16] = "";
 	if (ep->port > 0)
@@ -160,6 +166,10 @@ endpoint_result pg_conn_open(const endpoint_config *ep, const char *password, co
 	add_param(&p, "connect_timeout", timeout);
 	add_param(&p, "application_name", app_name);
 	add_param(&p, "client_encoding", "UTF8");
+	if (extra != NULL) {
+		add_param(&p, "replication", extra->replication);
+		add_param(&p, "options", extra->options);
+	}
 
 	*out = NULL;
 	/* expand_dbname = 0: a dbname is a name, never parsed as a connection string. */

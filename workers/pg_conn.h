@@ -19,6 +19,17 @@
 endpoint_result pg_conn_open(const endpoint_config *ep, const char *password, const char *app_name,
 			     PGconn **out, char *why, size_t why_size);
 
+/* Further connection keywords: replication ("database" for a logical replication
+ * connection) and options (session settings); NULL or empty = not given. */
+typedef struct pg_conn_extra {
+	const char *replication;
+	const char *options;
+} pg_conn_extra;
+
+/* pg_conn_open with the extra keywords; every endpoint setting (ssl too) applies. */
+endpoint_result pg_conn_open_with(const endpoint_config *ep, const char *password, const char *app_name,
+				  const pg_conn_extra *extra, PGconn **out, char *why, size_t why_size);
+
 /* Classifies a failed connection from libpq's message; needs_password is
  * PQconnectionNeedsPassword(). Exposed for tests. */
 endpoint_result pg_conn_classify(const char *libpq_message, bool needs_password, char *why, size_t why_size);

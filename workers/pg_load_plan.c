@@ -356,3 +356,20 @@ int pg_load_plan_table(PGconn *source, PGconn *target, const pg_load_table *lt, 
 		plan->n = old_n;
 	return rc;
 }
+
+int pg_load_plan_store(PGconn *target, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+		       const pg_load_partition *parts, int n, pg_load_plan *plan, char **err)
+{
+	int old_n = plan->n;
+	int stored = read_stored(target, lt, table, o, plan, err);
+	if (stored == 0 && store_plan(target, lt, o, parts, n, err) == 0) {
+		stored = read_stored(target, lt, table, o, plan, err);
+		if (stored == 0)
+			stored = pg_load_fail(err, "target: the load plan of %s was not stored", lt->source_name);
+	} else if (stored == 0) {
+		stored = -1;
+	}
+	if (stored < 0)
+		plan->n = old_n;
+	return stored < 0 ? -1 : 0;
+}

@@ -52,6 +52,12 @@ typedef struct pg_load_plan_options {
 int pg_load_plan_table(PGconn *source, PGconn *target, const pg_load_table *lt, int table,
 		       const pg_load_plan_options *o, pg_load_plan *plan, char **err);
 
+/* For planners of other source engines: stores parts[0..n) as lt's plan unless one is
+ * stored already, then appends the stored plan (the same whoever stored it first) to
+ * plan. 0, or -1 with *err; plan unchanged on failure. */
+int pg_load_plan_store(PGconn *target, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+		       const pg_load_partition *parts, int n, pg_load_plan *plan, char **err);
+
 /* The boundaries of n key ranges over [min, max]: writes n - 1 strictly increasing
  * values to cuts and returns how many it wrote (fewer when the span is too small; then
  * fewer ranges). With histogram bounds (ascending, n_bounds >= 2) the cuts are taken at

@@ -38,15 +38,22 @@ int pg_task_index(const worker_context *ctx)
 	return (int)(ctx->task - ctx->config->tasks);
 }
 
+/* The log gets the whole message; the status slot what fits. */
 int pg_task_fail(worker_context *ctx, int code, const char *fmt, ...)
 {
-	char message[WORKER_ERROR_MAX];
-	va_list ap;
+	char small[WORKER_ERROR_MAX];
+	va_list ap, again;
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof message, fmt, ap);
+	va_copy(again, ap);
+	int need = vsnprintf(small, sizeof small, fmt, ap);
 	va_end(ap);
-	log_error("%s", message);
-	status_set_error(ctx->status, "%s", message);
+	char *whole = need >= (int)sizeof small ? malloc((size_t)need + 1) : NULL;
+	if (whole != NULL)
+		vsnprintf(whole, (size_t)need + 1, fmt, again);
+	va_end(again);
+	log_error("%s", whole ? whole : small);
+	status_set_error(ctx->status, "%s", small);
+	free(whole);
 	return code;
 }
 
@@ -78,7 +85,7 @@ int pg_task_connect(worker_context *ctx, endpoint_role role, endpoint_conn **out
 int pg_task_connect_replication(worker_context *ctx, PGconn **out)
 {
 	const endpoint_config *ep = ctx->task->source_ep;
-	char *err = NULL, port[16] = "", timeout[16] = "", name[200];
+	char *err = NULL, name[200], why[ENDPOINT_MESSAGE_MAX];
 	char *password = endpoint_read_password(ep, &err);
 	if (password == NULL && err != NULL) {
 		int code = pg_task_fail(ctx, FERRY_EXIT_FATAL, "source endpoint %s: %s", ep->name, err);
@@ -86,41 +93,15 @@ int pg_task_connect_replication(worker_context *ctx, PGconn **out)
 		return code;
 	}
 	app_name(ctx, " (replication)", name, sizeof name);
-	snprintf(port, sizeof port, "%d", ep->port > 0 ? ep->port : 5432);
-	snprintf(timeout, sizeof timeout, "%d", ep->connect_timeout_s > 0 ? ep->connect_timeout_s : 10);
-	const char *keys[16], *values[16];
-	int n = 0;
-#define ADD(k, v) do { if ((v) != NULL && (v)[0]) { keys[n] = (k); values[n] = (v); n++; } } while (0)
-	ADD("host", ep->host);
-	ADD("port", port);
-	ADD("dbname", ep->dbname);
-	ADD("user", ep->user);
-	ADD("password", password);
-	ADD("sslrootcert", ep->sslrootcert);
-	ADD("sslcert", ep->sslcert);
-	ADD("sslkey", ep->sslkey);
-	ADD("connect_timeout", timeout);
-	ADD("application_name", name);
-	ADD("client_encoding", "UTF8");
-	ADD("replication", "database");
-	ADD("options", pg_value_session_options());
-#undef ADD
-	keys[n] = values[n] = NULL;
-	PGconn *conn = PQconnectdbParams(keys, values, 0);
+	pg_conn_extra extra = {.replication = "database", .options = pg_value_session_options()};
+	endpoint_result r = pg_conn_open_with(ep, password, name, &extra, out, why, sizeof why);
 	if (password != NULL) {
 		explicit_bzero(password, strlen(password));
 		free(password);
 	}
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
-		char why[ENDPOINT_MESSAGE_MAX];
-		endpoint_result r = pg_conn_classify(conn ? PQerrorMessage(conn) : "out of memory",
-						     conn ? PQconnectionNeedsPassword(conn) : false, why, sizeof why);
-		if (conn)
-			PQfinish(conn);
-		return pg_task_fail(ctx, pg_task_exit_code(r), "source endpoint %s (%s:%s), replication connection: %s",
-				    ep->name, ep->host ? ep->host : "localhost", port, why);
-	}
-	*out = conn;
+	if (r != ENDPOINT_OK)
+		return pg_task_fail(ctx, pg_task_exit_code(r), "source endpoint %s (%s:%d), replication connection: %s",
+				    ep->name, ep->host ? ep->host : "localhost", ep->port > 0 ? ep->port : 5432, why);
 	return 0;
 }
 

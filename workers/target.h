@@ -54,9 +54,11 @@ typedef struct target_ops {
 	int (*bookkeeping_init)(endpoint_conn *target, char **err);
 	int (*progress_read)(endpoint_conn *target, const char *task, const pg_load_table *lt,
 			     pg_load_table_progress *out, char **err);
-	/* target_table_prep and create_tables for t, and its recorded progress forgotten. */
-	int (*prepare_table)(endpoint_conn *target, const catalog_table *t, const pg_load_table *lt,
-			     const pg_task_tables *tt, const task_config *task, char **err);
+	/* target_table_prep and create_tables for t, and its recorded progress forgotten.
+	 * names: the task's name map; NULL when t carries its target names already (a table
+	 * another source engine shaped for the target). */
+	int (*prepare_table)(endpoint_conn *target, const catalog_table *t, const catalog_name_map *names,
+			     const pg_load_table *lt, const task_config *task, char **err);
 	int (*plan_table)(PGconn *source, endpoint_conn *target, const pg_load_table *lt, int table,
 			  const pg_load_plan_options *o, pg_load_plan *plan, char **err);
 	/* ---- load ---- */
@@ -79,6 +81,9 @@ typedef struct target_ops {
 	uint64_t (*apply_pending)(const void *a);
 	bool (*apply_in_source_txn)(const void *a);
 	void (*apply_close)(void *a);
+	/* After a refused change: the table's name as the task state has it
+	 * (taskstate_table.target_name), or NULL when the failure was not one table's. */
+	const char *(*apply_failed_table)(const void *a);
 	/* ---- failures ---- */
 	bool (*transient)(endpoint_conn *target);
 } target_ops;
@@ -86,8 +91,9 @@ typedef struct target_ops {
 extern const target_ops target_pg_ops;
 extern const target_ops target_my_ops;
 
-/* The target engine of a task whose source is PostgreSQL, or NULL when the workers have
- * no engine for the pair yet (they then only hold their connections). */
+/* The target engine of a task, or NULL when the workers have no engine for the pair yet
+ * (they then only hold their connections): PostgreSQL -> PostgreSQL or MySQL, and
+ * MySQL -> PostgreSQL (MySQL -> MySQL waits for a MySQL source's load into MySQL). */
 const target_ops *target_ops_for(const task_config *task);
 
 #endif

@@ -81,11 +81,12 @@ static int progress_read(endpoint_conn *target, const char *task, const pg_load_
 /* MySQL's DDL commits by itself: the progress is forgotten first, so a crash in between
  * leaves a table that is prepared again on the next start, never one with stale
  * progress. */
-static int prepare_table(endpoint_conn *target, const catalog_table *t, const pg_load_table *lt,
-			 const pg_task_tables *tt, const task_config *task, char **err)
+static int prepare_table(endpoint_conn *target, const catalog_table *t, const catalog_name_map *names,
+			 const pg_load_table *lt, const task_config *task, char **err)
 {
 	MYSQL *conn = target->mysql;
-	my_ddl_options o = ddl_options(conn, tt, task);
+	my_ddl_options o = {.names = names, .prep = task->target_table_prep, .create_tables = task->create_tables,
+			    .collation = my_target_collation(conn), .mariadb = mariadb_connection(conn)};
 	pg_ddl_script script = {0};
 	int rc = my_ddl_before_load(t, &o, &script, err);
 	if (rc < 0)
@@ -170,6 +171,7 @@ static int apply_push(void *a, char **err) { (void)a; (void)err; return 0; } /* 
 static uint64_t apply_pending(const void *a) { return my_apply_pending_changes(a); }
 static bool apply_in_source_txn(const void *a) { return my_apply_in_source_txn(a); }
 static void apply_close(void *a) { my_apply_close(a); }
+static const char *apply_failed_table(const void *a) { return my_apply_failed_table(a); }
 
 static bool transient(endpoint_conn *target)
 {
@@ -199,5 +201,6 @@ const target_ops target_my_ops = {
 	.apply_pending = apply_pending,
 	.apply_in_source_txn = apply_in_source_txn,
 	.apply_close = apply_close,
+	.apply_failed_table = apply_failed_table,
 	.transient = transient,
 };

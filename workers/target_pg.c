@@ -1,5 +1,5 @@
 /* The PostgreSQL target engine behind workers/target.h: thin wrappers around pg_load,
- * pg_ddl and pg_apply. */
+ * pg_ddl, pg_target_check and pg_apply. */
 #include "workers/target.h"
 
 #include <stdio.h>
@@ -9,15 +9,23 @@
 #include "common/log.h"
 #include "workers/pg_apply.h"
 #include "workers/pg_ddl.h"
+#include "workers/pg_target_check.h"
 
 const target_ops *target_ops_for(const task_config *task)
 {
-	if (task->source_ep == NULL || task->target_ep == NULL || task->source_ep->engine != ENGINE_POSTGRESQL)
+	if (task->source_ep == NULL || task->target_ep == NULL)
 		return NULL;
-	return task->target_ep->engine == ENGINE_POSTGRESQL ? &target_pg_ops : &target_my_ops;
+	if (task->target_ep->engine == ENGINE_POSTGRESQL)
+		return &target_pg_ops;
+	return task->source_ep->engine == ENGINE_POSTGRESQL ? &target_my_ops : NULL;
 }
 
 /* ---- planning -------------------------------------------------------------------------- */
+
+static int check(endpoint_conn *target, const pg_task_tables *tt, const task_config *task, char **err)
+{
+	return pg_target_check_tables(target->pg, tt, task, err);
+}
 
 static int bookkeeping_init(endpoint_conn *target, char **err)
 {
@@ -52,10 +60,10 @@ static int exec_script(PGconn *target, const pg_ddl_script *script, char **err)
 
 /* Before-load DDL in one target transaction with forgetting the table's recorded load
  * progress: the table starts from zero. */
-static int prepare_table(endpoint_conn *target, const catalog_table *t, const pg_load_table *lt,
-			 const pg_task_tables *tt, const task_config *task, char **err)
+static int prepare_table(endpoint_conn *target, const catalog_table *t, const catalog_name_map *names,
+			 const pg_load_table *lt, const task_config *task, char **err)
 {
-	pg_ddl_options o = {.names = &tt->map, .prep = task->target_table_prep, .create_tables = task->create_tables};
+	pg_ddl_options o = {.names = names, .prep = task->target_table_prep, .create_tables = task->create_tables};
 	pg_ddl_script script = {0};
 	int rc = pg_ddl_before_load(t, &o, &script, err);
 	PQclear(PQexec(target->pg, "BEGIN"));
@@ -121,6 +129,7 @@ static int apply_push(void *a, char **err) { return pg_apply_push(a, err); }
 static uint64_t apply_pending(const void *a) { return pg_apply_pending_changes(a); }
 static bool apply_in_source_txn(const void *a) { return pg_apply_in_source_txn(a); }
 static void apply_close(void *a) { pg_apply_close(a); }
+static const char *apply_failed_table(const void *a) { return pg_apply_failed_table(a); }
 
 static bool transient(endpoint_conn *target)
 {
@@ -129,7 +138,7 @@ static bool transient(endpoint_conn *target)
 
 const target_ops target_pg_ops = {
 	.name = "PostgreSQL",
-	.check = NULL,
+	.check = check,
 	.bookkeeping_init = bookkeeping_init,
 	.progress_read = progress_read,
 	.prepare_table = prepare_table,
@@ -149,5 +158,6 @@ const target_ops target_pg_ops = {
 	.apply_pending = apply_pending,
 	.apply_in_source_txn = apply_in_source_txn,
 	.apply_close = apply_close,
+	.apply_failed_table = apply_failed_table,
 	.transient = transient,
 };

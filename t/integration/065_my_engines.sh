@@ -6,7 +6,7 @@
 # FERRY_TEST_PGCONNINFO set.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 
-engines=(check_my_catalog check_my_preflight)
+engines=(check_my_catalog check_my_preflight check_my_load check_my_binlog)
 plan $((2 + ${#engines[@]}))
 
 ok "MariaDB server starts" start_mariadb my

@@ -151,6 +151,9 @@ src_sql "INSERT INTO \"Odd Name\" VALUES (424242, 'boom')" >/dev/null
 ok "a refused change puts the task in error" wait_until 30 in_phase "$ini" mig error
 like "$(task_field "$ini" mig error)" 'Odd Name.*424242' "the task's error names the table and the key"
 is "$(pg_sql dst 'SELECT count(*) FROM "Odd Name" WHERE "Key" = 424242')" 0 "the refused row is not on the target"
+odd='.tasks[] | select(.name == "mig") | .tables[] | select(.name == "\"public\".\"Odd Name\"")'
+is "$(jq_status "$ini" "$odd | .state")" error "status puts the refused table in error"
+like "$(jq_status "$ini" "$odd | .error")" 'no_boom' "the table's error names the violated constraint"
 stop_ferryd "$ini"
 
 # --- full-load only ------------------------------------------------------------------------

@@ -275,7 +275,7 @@ START_TEST(refusals_name_table_key_and_position)
 	free(err);
 	ck_assert_int_eq(feed_rc(a, &err), -1); /* refuses further work */
 	free(err);
-	ck_assert_str_eq(my_apply_failed_table(a), "`" DB "`.`t`");
+	ck_assert_str_eq(my_apply_failed_table(a), "\"" DB "\".\"t\"");
 	my_apply_close(a);
 	ck_assert_str_eq(rows("SELECT GROUP_CONCAT(id ORDER BY id) FROM " DB ".t"), "1,5");
 	ck_assert_str_eq(rows("SELECT position FROM ferry.apply_progress WHERE task = '" TASK "'"), "0");

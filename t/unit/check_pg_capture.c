@@ -614,7 +614,7 @@ static void live_teardown(void)
 
 static const char *const main_schemas[] = {SCHEMA, SCHEMA, SCHEMA};
 static const char *const main_names[] = {MIXED, "full_t", "parted"};
-static const pg_capture_source main_source = {main_schemas, main_names, 3, "cap_pub", "cap_slot"};
+static const pg_capture_source main_source = {.schemas = main_schemas, .names = main_names, .n_tables = 3, .publication = "cap_pub", .slot = "cap_slot"};
 
 START_TEST(preflight_reports_what_to_change)
 {
@@ -624,7 +624,7 @@ START_TEST(preflight_reports_what_to_change)
 	PGconn *weak = connect_with("user=cap_norepl");
 	const char *const schemas[] = {SCHEMA, SCHEMA, SCHEMA};
 	const char *const names[] = {MIXED, "nokey", "absent"};
-	pg_capture_source src = {schemas, names, 3, "cap_pub", "cap_slot"};
+	pg_capture_source src = {.schemas = schemas, .names = names, .n_tables = 3, .publication = "cap_pub", .slot = "cap_slot"};
 	strbuf problems = STRBUF_INIT, warnings = STRBUF_INIT;
 	ck_assert_int_eq(pg_capture_preflight(weak, &src, 0, &problems, &warnings), ENDPOINT_FATAL);
 	const char *p = strbuf_str(&problems);
@@ -954,7 +954,7 @@ END_TEST
 
 static const char *const big_schemas[] = {SCHEMA};
 static const char *const big_names[] = {"big_t"};
-static const pg_capture_source big_source = {big_schemas, big_names, 1, "cap_pub_big", "cap_slot_big"};
+static const pg_capture_source big_source = {.schemas = big_schemas, .names = big_names, .n_tables = 1, .publication = "cap_pub_big", .slot = "cap_slot_big"};
 static const char *const big_ids[] = {SCHEMA ".big_t"};
 
 /* Checks the big table's rows as they come, keeping nothing. */

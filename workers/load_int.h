@@ -1,0 +1,52 @@
+/* The load worker's parts: the engine-neutral driver (load.c: plan, claims, table
+ * states, the after-load hand-off) and one engine per source (load_pg.c for PostgreSQL,
+ * load_my.c for MySQL/MariaDB), both into a PostgreSQL target. The driver calls the
+ * engine through load_engine; the engine keeps its own state in load_proc.engine_state. */
+#ifndef FERRY_LOAD_INT_H
+#define FERRY_LOAD_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipc/taskstate.h"
+#include "workers/endpoint.h"
+#include "workers/worker.h"
+
+typedef struct load_proc load_proc;
+
+typedef struct load_engine {
+	/* Opens the source transaction (the shared snapshot when there is one, else a fresh
+	 * one) and, the first time, reads the task's tables. 0, or an exit code after
+	 * failing the worker. */
+	int (*begin)(load_proc *lp);
+	/* Whether the open source transaction can take another partition. */
+	bool (*usable)(load_proc *lp);
+	/* Ends the source transaction (quietly; also after a failure). */
+	void (*end)(load_proc *lp);
+	/* Copies partition pi and records it on the target; *rows the rows it copied (0 when
+	 * it was recorded already). Raises the table's finish_position when the engine
+	 * records one. 0, or an exit code. */
+	int (*copy)(load_proc *lp, int pi, int64_t *rows);
+	/* The table's after-load step (indexes, ANALYZE, its partition-0 row). 0 or an exit code. */
+	int (*finish)(load_proc *lp, int k);
+	void (*free)(load_proc *lp);
+} load_engine;
+
+struct load_proc {
+	worker_context *ctx;
+	taskstate *ts;
+	endpoint_conn *source, *target;
+	const load_engine *engine;
+	void *engine_state;
+	bool in_txn;
+};
+
+extern const load_engine load_engine_pg;
+extern const load_engine load_engine_my;
+
+/* 0 when no stop is requested (waiting up to wait_ms for a signal), else the exit code. */
+int load_check_signals(load_proc *lp, int64_t wait_ms);
+/* Raises the table's finish_position to pos (load workers race on it). */
+void load_raise_position(taskstate_table *t, uint64_t pos);
+
+#endif
