@@ -126,6 +126,8 @@ static void committed(apply_proc *ap, uint64_t seq)
 			atomic_fetch_add(&ap->ts->tables[k].applied_by_op[op], n);
 			ap->pending[k * 4 + op] = 0;
 		}
+		if (ap->ops->apply_take_invalid != NULL && ap->ts->tables[k].owner == ap->n)
+			atomic_fetch_add(&ap->ts->tables[k].invalid_values, ap->ops->apply_take_invalid(ap->a, (uint32_t)k + 1));
 	}
 	if (seq)
 		queue_consumer_confirm(ap->q, seq);

@@ -193,6 +193,8 @@ static int copy(load_proc *lp, int pi, int64_t *rows)
 	}
 	*rows = c ? s->ops->copy_rows(c) : 0;
 	uint64_t pos = 0;
+	if (st == PG_LOAD_DONE && c && s->ops->copy_invalid != NULL)
+		atomic_fetch_add(&lp->ts->tables[p.table].invalid_values, s->ops->copy_invalid(c));
 	if (st == PG_LOAD_DONE && c && s->ops->copy_position(c, &pos)) {
 		taskstate_table *t = &lp->ts->tables[p.table];
 		load_raise_position(t, pos);

@@ -354,6 +354,10 @@ static int commit_target(my_apply *a)
 		return -1;
 	a->target_open = false;
 	a->committed = a->complete;
+	for (int i = 0; i < a->n_tables; i++) {
+		a->tables[i]->invalid_committed += a->tables[i]->invalid_pending;
+		a->tables[i]->invalid_pending = 0;
+	}
 	a->stats.changes += a->pending;
 	a->stats.transactions += a->pending_txns;
 	a->stats.commits++;
@@ -380,6 +384,15 @@ uint64_t my_apply_pending_changes(const my_apply *a) { return a->pending; }
 bool my_apply_in_source_txn(const my_apply *a) { return a->in_source_txn; }
 const char *my_apply_failed_table(const my_apply *a) { return a->failed_table; }
 void my_apply_get_stats(const my_apply *a, my_apply_stats *out) { *out = a->stats; }
+
+uint64_t my_apply_take_invalid(my_apply *a, uint32_t table_id)
+{
+	my_apply_table *t = find_table(a, table_id);
+	uint64_t n = t ? t->invalid_committed : 0;
+	if (t)
+		t->invalid_committed = 0;
+	return n;
+}
 
 int my_apply_set_idempotent(my_apply *a, uint32_t table_id, uint64_t until_position)
 {

@@ -70,6 +70,10 @@ bool my_apply_in_source_txn(const my_apply *a);
  * ("db"."table", taskstate.h), or NULL when the failure was not one table's. */
 const char *my_apply_failed_table(const my_apply *a);
 
+/* Invalid values of the table written as NULL or substitutes in batches committed since
+ * the last call; the count restarts at 0. */
+uint64_t my_apply_take_invalid(my_apply *a, uint32_t table_id);
+
 typedef struct my_apply_stats {
 	uint64_t changes;      /* committed */
 	uint64_t transactions; /* source transactions committed */

@@ -28,6 +28,8 @@ typedef struct my_apply_table {
 	bool keyed;            /* match on the key columns; else on every column, one row */
 	my_out_col *cols;    /* per column */
 	uint64_t idempotent_until;
+	uint64_t invalid_pending;   /* invalid values in the open target transaction */
+	uint64_t invalid_committed; /* ... in committed ones, not taken yet */
 } my_apply_table;
 
 /* What a statement's result must show. */

@@ -136,7 +136,7 @@ int my_apply_queue_command(my_apply *a, const char *sql, my_expect expect, const
 /* ---- values ---------------------------------------------------------------------------------- */
 
 /* Value i of a change as an SQL literal into sb; -1 when the task refuses an invalid one. */
-static int append_value(my_apply *a, const my_apply_table *t, const record_view *v, int i,
+static int append_value(my_apply *a, my_apply_table *t, const record_view *v, int i,
 			const record_value *val, strbuf *sb)
 {
 	char why[200];
@@ -151,6 +151,7 @@ static int append_value(my_apply *a, const my_apply_table *t, const record_view 
 					     t->rel.cols[i].name, op_label(v->hdr.op), pos, why);
 		}
 		f = a->invalid == INVALID_VALUES_NULL ? MY_OUT_NULL : my_out_substitute(&t->cols[i], val, &a->value);
+		t->invalid_pending++;
 		if (a->stats.invalid++ < INVALID_LOGGED_MAX)
 			log_warning("table %s, column %s at source position %s: %s: written as %s", t->qname,
 				    t->rel.cols[i].name, pos, why, f == MY_OUT_NULL ? "NULL" : strbuf_str(&a->value));
@@ -184,7 +185,7 @@ static void key_text(my_apply *a, const my_apply_table *t, const record_value *m
 /* ---- statements ------------------------------------------------------------------------------- */
 
 /* One row of values "(v1, v2)" of every column. */
-static int append_tuple(my_apply *a, const my_apply_table *t, const record_view *v, const record_value *vals)
+static int append_tuple(my_apply *a, my_apply_table *t, const record_view *v, const record_value *vals)
 {
 	strbuf *sql = &a->pk.sql;
 	strbuf_append_char(sql, '(');
@@ -200,7 +201,7 @@ static int append_tuple(my_apply *a, const my_apply_table *t, const record_view 
 
 /* An INSERT (upsert: ON DUPLICATE KEY UPDATE) of the new row, joining the open
  * multi-row INSERT of the table when there is one. */
-static int queue_insert(my_apply *a, const my_apply_table *t, const record_view *v, bool upsert, const strbuf *key)
+static int queue_insert(my_apply *a, my_apply_table *t, const record_view *v, bool upsert, const strbuf *key)
 {
 	my_packet *pk = &a->pk;
 	bool join = pk->insert_open && pk->insert_table == t && pk->insert_upsert == upsert &&
@@ -237,7 +238,7 @@ static int queue_insert(my_apply *a, const my_apply_table *t, const record_view 
 
 /* "`c` = v AND `d` IS NULL" over the columns that find the row: the key columns, or
  * every column with a value (keyless). */
-static int append_match(my_apply *a, const my_apply_table *t, const record_view *v, const record_value *m)
+static int append_match(my_apply *a, my_apply_table *t, const record_view *v, const record_value *m)
 {
 	strbuf *sql = &a->pk.sql;
 	bool mariadb = mariadb_connection(a->conn);
@@ -271,7 +272,7 @@ static int append_match(my_apply *a, const my_apply_table *t, const record_view 
 	return 0;
 }
 
-static int queue_update(my_apply *a, const my_apply_table *t, const record_view *v, const record_value *match,
+static int queue_update(my_apply *a, my_apply_table *t, const record_view *v, const record_value *match,
 			bool moved, bool exact, const strbuf *key)
 {
 	my_apply_close_insert(a);
@@ -304,7 +305,7 @@ static int queue_update(my_apply *a, const my_apply_table *t, const record_view 
 	return strbuf_failed(sql) ? oom(a) : 0;
 }
 
-static int queue_delete(my_apply *a, const my_apply_table *t, const record_view *v, const record_value *match,
+static int queue_delete(my_apply *a, my_apply_table *t, const record_view *v, const record_value *match,
 			bool exact, const strbuf *key)
 {
 	my_apply_close_insert(a);
@@ -354,7 +355,7 @@ static bool same_value(const record_value *x, const record_value *y)
 /* Exact: UPDATE the row of the (old) key. Idempotent with a complete new row: upsert it
  * (deleting the old key's row first when the key changed), so a missing row is
  * inserted; with unchanged TOAST values the row cannot be built: UPDATE where present. */
-static int plan_update(my_apply *a, const my_apply_table *t, const record_view *v, bool idem, strbuf *key)
+static int plan_update(my_apply *a, my_apply_table *t, const record_view *v, bool idem, strbuf *key)
 {
 	if (!t->keyed) {
 		if (v->hdr.old_image != RECORD_IMAGE_FULL) {

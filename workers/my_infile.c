@@ -538,6 +538,11 @@ int64_t my_infile_copy_rows(const my_infile_copy *c)
 	return c->rows;
 }
 
+uint64_t my_infile_copy_invalid(const my_infile_copy *c)
+{
+	return (uint64_t)c->invalid;
+}
+
 bool my_infile_copy_position(const my_infile_copy *c, uint64_t *position)
 {
 	if (c->done && c->has_position && position != NULL)

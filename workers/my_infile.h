@@ -82,6 +82,8 @@ void my_infile_copy_set_source(my_infile_copy *c, const my_infile_source *source
  * asked to stop (the copy is then abandoned: free it). */
 pg_load_status my_infile_copy_step(my_infile_copy *c, char **err);
 int64_t my_infile_copy_rows(const my_infile_copy *c);
+/* Invalid values written as NULL or substitutes (exact once DONE). */
+uint64_t my_infile_copy_invalid(const my_infile_copy *c);
 bool my_infile_copy_position(const my_infile_copy *c, uint64_t *position);
 /* Rolls back what is not committed, drops an unfinished source stream, frees. */
 void my_infile_copy_free(my_infile_copy *c);

@@ -65,6 +65,9 @@ typedef struct target_ops {
 	pg_load_status (*copy_start)(const target_copy_args *a, void **copy, char **err);
 	pg_load_status (*copy_step)(void *copy, int timeout_ms, char **err);
 	int64_t (*copy_rows)(const void *copy);
+	/* Invalid values the committed partition holds as NULL or substitutes (invalid_values);
+	 * NULL: the engine has none. */
+	uint64_t (*copy_invalid)(const void *copy);
 	bool (*copy_position)(const void *copy, uint64_t *position);
 	void (*copy_free)(void *copy);
 	/* Indexes (and statistics) after the table's last partition, recorded as partition 0;
@@ -81,6 +84,9 @@ typedef struct target_ops {
 	uint64_t (*apply_pending)(const void *a);
 	bool (*apply_in_source_txn)(const void *a);
 	void (*apply_close)(void *a);
+	/* Invalid values of the table committed since the last call (and forgotten by it);
+	 * NULL: the engine has none. */
+	uint64_t (*apply_take_invalid)(void *a, uint32_t table_id);
 	/* After a refused change: the table's name as the task state has it
 	 * (taskstate_table.target_name), or NULL when the failure was not one table's. */
 	const char *(*apply_failed_table)(const void *a);

@@ -145,6 +145,7 @@ static pg_load_status copy_step(void *c, int timeout_ms, char **err)
 }
 
 static int64_t copy_rows(const void *c) { return my_infile_copy_rows(c); }
+static uint64_t copy_invalid(const void *c) { return my_infile_copy_invalid(c); }
 static bool copy_position(const void *c, uint64_t *pos) { return my_infile_copy_position(c, pos); }
 static void copy_free(void *c) { my_infile_copy_free(c); }
 
@@ -171,6 +172,7 @@ static int apply_push(void *a, char **err) { (void)a; (void)err; return 0; } /* 
 static uint64_t apply_pending(const void *a) { return my_apply_pending_changes(a); }
 static bool apply_in_source_txn(const void *a) { return my_apply_in_source_txn(a); }
 static void apply_close(void *a) { my_apply_close(a); }
+static uint64_t apply_take_invalid(void *a, uint32_t id) { return my_apply_take_invalid(a, id); }
 static const char *apply_failed_table(const void *a) { return my_apply_failed_table(a); }
 
 static bool transient(endpoint_conn *target)
@@ -189,6 +191,7 @@ const target_ops target_my_ops = {
 	.copy_start = copy_start,
 	.copy_step = copy_step,
 	.copy_rows = copy_rows,
+	.copy_invalid = copy_invalid,
 	.copy_position = copy_position,
 	.copy_free = copy_free,
 	.finish_table = finish_table,
@@ -201,6 +204,7 @@ const target_ops target_my_ops = {
 	.apply_pending = apply_pending,
 	.apply_in_source_txn = apply_in_source_txn,
 	.apply_close = apply_close,
+	.apply_take_invalid = apply_take_invalid,
 	.apply_failed_table = apply_failed_table,
 	.transient = transient,
 };

@@ -245,6 +245,8 @@ is "$(my_sql dst "SELECT CONCAT_WS(',', id, COALESCE(CAST(f AS CHAR), 'null'), d
 	FROM inval ORDER BY id" | tr '\n' ' ')" \
 	"1,1.7976931348623157e308,9999-12-31,null 2,-1.7976931348623157e308,0001-01-01,1.500000000000000000000000000000 3,null,2000-01-01,2.000000000000000000000000000000 4,1.7976931348623157e308,0001-01-01,null " \
 	"invalid values became the documented substitutes (load and CDC)"
+is "$(jq_status "$ini" '.tasks[] | select(.name == "mig") | .tables[] | select(.name == "\"public\".\"inval\"") | .invalid_values')" \
+	9 "status counts them: 6 in the load, 3 in CDC"
 is "$(my_sql dst "SELECT COUNT(*) FROM ferry.apply_progress WHERE task = 'mig' AND position > 0")" 2 \
 	"each apply worker has its progress row on the target"
 

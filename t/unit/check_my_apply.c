@@ -371,6 +371,8 @@ START_TEST(invalid_values_follow_the_setting)
 	my_apply_stats st;
 	my_apply_get_stats(a, &st);
 	ck_assert_uint_eq(st.invalid, 2);
+	ck_assert_uint_eq(my_apply_take_invalid(a, 1), 2); /* committed: counted for status once */
+	ck_assert_uint_eq(my_apply_take_invalid(a, 1), 0);
 	my_apply_close(a);
 	ck_assert_str_eq(rows("SELECT CONCAT_WS(',', id, COALESCE(f, 'null'), CAST(f AS DOUBLE) = 3.4028234663852886e38)"
 			      " FROM " DB ".t ORDER BY id"), "1,null|2,3.40282e38,1");
