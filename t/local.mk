@@ -113,7 +113,8 @@ INTEGRATION_TESTS = \
 	t/integration/100_pg_to_pg.sh \
 	t/integration/110_pg_cdc_cases.sh \
 	t/integration/120_pg_bad_source_target.sh \
-	t/integration/200_mysql_to_pg.sh
+	t/integration/200_mysql_to_pg.sh \
+	t/integration/210_pg_to_mysql.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
@@ -137,3 +138,16 @@ t_unit_check_validate_LDADD = $(UNIT_LDADD)
 INTEGRATION_TESTS += t/integration/130_validate.sh
 dist_noinst_SCRIPTS += t/bench/bench_validate.sh
 dist_noinst_SCRIPTS += t/bench/bench_pg_to_pg.sh
+# -- MySQL/MariaDB target
+UNIT_TESTS += t/unit/check_my_out
+t_unit_check_my_out_SOURCES = t/unit/check_my_out.c
+t_unit_check_my_out_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_out_LDADD = $(UNIT_LDADD)
+UNIT_TESTS += t/unit/check_my_ddl
+t_unit_check_my_ddl_SOURCES = t/unit/check_my_ddl.c
+t_unit_check_my_ddl_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_ddl_LDADD = $(UNIT_LDADD)
+UNIT_TESTS += t/unit/check_my_apply
+t_unit_check_my_apply_SOURCES = t/unit/check_my_apply.c
+t_unit_check_my_apply_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_apply_LDADD = $(UNIT_LDADD) -lm

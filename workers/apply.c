@@ -1,7 +1,8 @@
 /* apply: drains its ring and spill segments and applies the changes of the tables it
  * owns to the target, committing its progress row with each batch.
  *
- * Into a PostgreSQL target, from any source engine whose capture exists (PostgreSQL,
+ * Into a PostgreSQL or MySQL/MariaDB target (the engine's calls go through
+ * workers/target.h), from any source engine whose capture exists (PostgreSQL,
  * MySQL/MariaDB): the records are engine-neutral. Other pairs keep the connect-and-wait
  * behaviour until their engines exist.
  *
@@ -14,12 +15,12 @@
  * nothing left to apply and its stream passed that position.
  *
  * Batches: a target commit after commit_rows changes, after BATCH_MS, or when the queue
- * runs dry (pg_apply never splits a source transaction). After each commit the worker
+ * runs dry (the engine never splits a source transaction). After each commit the worker
  * publishes its committed position (capture confirms the lowest one to the source) and
  * tells the queue which records are safe to forget.
  *
  * A change the target refuses stops the task: exit 3 with the table, key and position
- * (pg_apply's message) in the status; a lost target connection is transient. */
+ * (the engine's message) in the status; a lost target connection is transient. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +30,8 @@
 #include "common/log.h"
 #include "ipc/record.h"
 #include "workers/idle.h"
-#include "workers/my_task.h"
-#include "workers/pg_apply.h"
 #include "workers/pg_task.h"
+#include "workers/target.h"
 #include "workers/worker_mains.h"
 
 #define WAIT_POLL_MS 200
@@ -44,8 +44,9 @@ typedef struct apply_proc {
 	task_shm *shm;
 	taskstate *ts;
 	int n;                      /* this worker's index */
+	const target_ops *ops;      /* the target's engine */
 	endpoint_conn *target;
-	pg_apply *a;
+	void *a;
 	queue_consumer *q;
 	uint64_t last_seq;          /* last record fed */
 	uint64_t *pending;          /* [table * 4 + op - 1]: changes fed since the last commit */
@@ -68,7 +69,7 @@ static int check_signals(apply_proc *ap, int64_t wait_ms)
 /* A change the target refused puts its table in error too, for status. */
 static void mark_failed_table(apply_proc *ap, const char *err)
 {
-	const char *name = pg_apply_failed_table(ap->a);
+	const char *name = ap->ops->apply_failed_table(ap->a);
 	for (int k = 0; name != NULL && k < ap->ts->n_tables; k++) {
 		taskstate_table *t = &ap->ts->tables[k];
 		if (t->owner == ap->n && strcmp(t->target_name, name) == 0) {
@@ -80,7 +81,7 @@ static void mark_failed_table(apply_proc *ap, const char *err)
 
 static int fail_apply(apply_proc *ap, char *err)
 {
-	int code = PQstatus(ap->target->pg) == CONNECTION_BAD ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
+	int code = ap->ops->transient(ap->target) ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
 	if (code == FERRY_EXIT_FATAL)
 		mark_failed_table(ap, err);
 	code = pg_task_fail(ap->ctx, code, "%s", err ? err : "apply failed");
@@ -115,7 +116,7 @@ static int wait_tables(apply_proc *ap)
 /* The committed position and what it made durable. */
 static void committed(apply_proc *ap, uint64_t seq)
 {
-	atomic_store(&ap->ts->apply_committed[ap->n], pg_apply_position(ap->a));
+	atomic_store(&ap->ts->apply_committed[ap->n], ap->ops->apply_position(ap->a));
 	for (int k = 0; k < ap->ts->n_tables; k++) {
 		for (int op = 0; op < 4; op++) {
 			uint64_t n = ap->pending[k * 4 + op];
@@ -125,6 +126,8 @@ static void committed(apply_proc *ap, uint64_t seq)
 			atomic_fetch_add(&ap->ts->tables[k].applied_by_op[op], n);
 			ap->pending[k * 4 + op] = 0;
 		}
+		if (ap->ops->apply_take_invalid != NULL && ap->ts->tables[k].owner == ap->n)
+			atomic_fetch_add(&ap->ts->tables[k].invalid_values, ap->ops->apply_take_invalid(ap->a, (uint32_t)k + 1));
 	}
 	if (seq)
 		queue_consumer_confirm(ap->q, seq);
@@ -135,7 +138,7 @@ static void committed(apply_proc *ap, uint64_t seq)
 static int flush(apply_proc *ap)
 {
 	char *err = NULL;
-	int r = pg_apply_flush(ap->a, &err);
+	int r = ap->ops->apply_flush(ap->a, &err);
 	if (r < 0)
 		return fail_apply(ap, err);
 	if (r == 0)
@@ -189,7 +192,7 @@ static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 {
 	char *err = NULL;
 	const uint8_t *p = data;
-	uint64_t skip_upto = pg_apply_position(ap->a), id = 0, position = 0, xid = 0;
+	uint64_t skip_upto = ap->ops->apply_position(ap->a), id = 0, position = 0, xid = 0;
 	bool change = len > 2 && p[0] >= RECORD_OP_INSERT && p[0] <= RECORD_OP_TRUNCATE;
 	if (change) {
 		record_peek(p, len, &id, &position, &xid);
@@ -199,21 +202,21 @@ static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 	ap->last_seq = seq;
 	if (change && in_keyless_load(ap, id, position, xid))
 		return 0;
-	if (pg_apply_record(ap->a, data, len, &err) < 0)
+	if (ap->ops->apply_record(ap->a, data, len, &err) < 0)
 		return fail_apply(ap, err);
-	/* Counted for status once committed; records pg_apply skipped are not. */
+	/* Counted for status once committed; records the engine skipped are not. */
 	if (change && position > skip_upto)
 		ap->pending[(id - 1) * 4 + (p[0] - RECORD_OP_INSERT)]++;
-	if (ap->batch_started_ms == 0 && pg_apply_pending_changes(ap->a) > 0)
+	if (ap->batch_started_ms == 0 && ap->ops->apply_pending(ap->a) > 0)
 		ap->batch_started_ms = worker_now_ms();
 	/* A deferred flush commits with the transaction's COMMIT record. */
-	if (ap->commit_deferred && !pg_apply_in_source_txn(ap->a)) {
+	if (ap->commit_deferred && !ap->ops->apply_in_source_txn(ap->a)) {
 		ap->commit_deferred = false;
 		committed(ap, seq);
 	}
 	if (ap->commit_deferred)
 		return 0;
-	if ((int64_t)pg_apply_pending_changes(ap->a) >= ap->ctx->task->commit_rows ||
+	if ((int64_t)ap->ops->apply_pending(ap->a) >= ap->ctx->task->commit_rows ||
 	    (ap->batch_started_ms > 0 && worker_now_ms() - ap->batch_started_ms >= BATCH_MS))
 		return flush(ap);
 	return 0;
@@ -249,11 +252,11 @@ static int drain(apply_proc *ap)
 			if (r == QUEUE_WOULD_BLOCK || r == QUEUE_INTERRUPTED) {
 				/* Idle: commit what there is, so the source may release its log. */
 				char *err = NULL;
-				if (pg_apply_in_source_txn(ap->a))
-					rc = pg_apply_push(ap->a, &err) < 0 ? fail_apply(ap, err) : 0;
+				if (ap->ops->apply_in_source_txn(ap->a))
+					rc = ap->ops->apply_push(ap->a, &err) < 0 ? fail_apply(ap, err) : 0;
 				else
 					rc = flush(ap);
-				if (rc == 0 && !pg_apply_in_source_txn(ap->a))
+				if (rc == 0 && !ap->ops->apply_in_source_txn(ap->a))
 					mark_in_sync(ap);
 				break;
 			}
@@ -284,17 +287,17 @@ static int open_all(apply_proc *ap)
 	if ((rc = wait_tables(ap)) != 0)
 		return rc;
 	char *err = NULL;
-	ap->a = pg_apply_open(ap->target->pg, ap->ctx->task->name, ap->n, &err);
+	ap->a = ap->ops->apply_open(ap->target, ap->ctx->task, ap->n, &err);
 	if (ap->a == NULL)
 		return fail_apply(ap, err);
-	atomic_store(&ap->ts->apply_committed[ap->n], pg_apply_position(ap->a));
+	atomic_store(&ap->ts->apply_committed[ap->n], ap->ops->apply_position(ap->a));
 	ap->pending = calloc(((size_t)ap->ts->n_tables + 1) * 4, sizeof *ap->pending);
 	if (ap->pending == NULL)
 		return pg_task_fail(ap->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
 	for (int k = 0; k < ap->ts->n_tables; k++) {
 		uint64_t until = atomic_load(&ap->ts->tables[k].finish_position);
 		if (ap->ts->tables[k].owner == ap->n && until > 0 &&
-		    pg_apply_set_idempotent(ap->a, (uint32_t)k + 1, until) < 0)
+		    ap->ops->apply_set_idempotent(ap->a, (uint32_t)k + 1, until) < 0)
 			return pg_task_fail(ap->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
 	}
 	char dir[1024], name[64], qerr[512];
@@ -328,9 +331,9 @@ static int run(apply_proc *ap)
 	if (rc != 0)
 		return rc;
 	status_set_state(ap->ctx->status, WORKER_STATE_RUNNING);
-	log_info("applying from position %llu", (unsigned long long)pg_apply_position(ap->a));
+	log_info("applying from position %llu", (unsigned long long)ap->ops->apply_position(ap->a));
 	rc = drain(ap);
-	if (rc == PG_TASK_FINISHED && !pg_apply_in_source_txn(ap->a)) {
+	if (rc == PG_TASK_FINISHED && !ap->ops->apply_in_source_txn(ap->a)) {
 		/* Graceful stop: commit what is complete. */
 		int f = flush(ap);
 		if (f != 0)
@@ -341,9 +344,10 @@ static int run(apply_proc *ap)
 
 int apply_main(worker_context *ctx)
 {
-	if (!pg_task_is_pg_to_pg(ctx->task) && !my_task_is_my_to_pg(ctx->task))
+	const target_ops *ops = target_ops_for(ctx->task);
+	if (ops == NULL)
 		return worker_idle_main(ctx, WORKER_USES_TARGET);
-	apply_proc ap = {.ctx = ctx, .n = ctx->index, .shm = taskstate_for_task(pg_task_index(ctx))};
+	apply_proc ap = {.ctx = ctx, .n = ctx->index, .ops = ops, .shm = taskstate_for_task(pg_task_index(ctx))};
 	if (ap.shm == NULL || ap.n < 1 || ap.n > ap.shm->n_apply)
 		return pg_task_fail(ctx, FERRY_EXIT_FATAL, "no shared task state for apply %d", ctx->index);
 	ap.ts = ap.shm->state;
@@ -354,7 +358,7 @@ int apply_main(worker_context *ctx)
 		queue_consumer_close(ap.q);
 	ring_detach_consumer(ap.shm->rings[ap.n]);
 	if (ap.a)
-		pg_apply_close(ap.a);
+		ap.ops->apply_close(ap.a);
 	free(ap.pending);
 	if (ap.target)
 		endpoint_close(ap.target);

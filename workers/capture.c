@@ -1,7 +1,8 @@
 /* capture: reads the source's transaction log and routes each change to the apply
  * worker that owns its table (ring or spill).
  *
- * This file is the PostgreSQL source's capture; a MySQL/MariaDB source's is capture_my.c.
+ * This file is the PostgreSQL source's capture (into a PostgreSQL or MySQL/MariaDB target,
+ * whose calls go through workers/target.h); a MySQL/MariaDB source's is capture_my.c.
  * Both route records and report the phase through capture_route.h. Pairs without
  * engines keep the connect-and-wait behaviour until their engines exist.
  *
@@ -30,7 +31,6 @@
 #include "ipc/record.h"
 #include "workers/capture_int.h"
 #include "workers/capture_route.h"
-#include "workers/pg_target_check.h"
 #include "workers/idle.h"
 #include "workers/my_task.h"
 #include "workers/worker_mains.h"
@@ -236,8 +236,8 @@ static int publish_plan(capture_proc *cp)
 	bool full_only = cp->ctx->task->migration_type == MIGRATION_FULL_LOAD;
 	bool snapshot = cp->prep.snapshot != NULL && cp->ctx->task->migration_type != MIGRATION_CDC;
 	capture_plan_input in = {.ctx = cp->ctx, .ts = cp->ts, .tables = &cp->tables, .source = cp->source->pg,
-				 .target = cp->target->pg, .fresh_slot = full_only || cp->prep.slot_created,
-				 .shared_snapshot = snapshot};
+				 .target = cp->target->pg, .ops = target_ops_for(cp->ctx->task), .target_ep = cp->target,
+				 .fresh_slot = full_only || cp->prep.slot_created, .shared_snapshot = snapshot};
 	/* Planning reads estimates and key extremes outside the snapshot: the open ends of
 	 * the first and last partition keep the plan complete whatever changed since. */
 	int rc = capture_plan_task(&in);
@@ -346,10 +346,11 @@ static int stream_loop(capture_proc *cp)
 /* Before the slot and publication exist: target tables the task keeps must fit. */
 static int check_target(capture_proc *cp)
 {
+	const target_ops *ops = target_ops_for(cp->ctx->task);
 	char *err = NULL;
-	if (pg_target_check_tables(cp->target->pg, &cp->tables, cp->ctx->task, &err) == 0)
+	if (ops->check == NULL || ops->check(cp->target, &cp->tables, cp->ctx->task, &err) == 0)
 		return 0;
-	int code = PQstatus(cp->target->pg) == CONNECTION_BAD ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
+	int code = ops->transient(cp->target) ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
 	code = pg_task_fail(cp->ctx, code, "target %s: %s", cp->target->name, err ? err : "checking the tables failed");
 	free(err);
 	return code;
@@ -402,7 +403,8 @@ int capture_main(worker_context *ctx)
 {
 	if (my_task_is_my_to_pg(ctx->task))
 		return capture_my_main(ctx);
-	if (!pg_task_is_pg_to_pg(ctx->task))
+	if (ctx->task->source_ep == NULL || ctx->task->source_ep->engine != ENGINE_POSTGRESQL ||
+	    target_ops_for(ctx->task) == NULL)
 		return worker_idle_main(ctx, WORKER_USES_SOURCE);
 	capture_proc *cp = calloc(1, sizeof *cp);
 	if (cp == NULL)

@@ -13,6 +13,7 @@
 #include "workers/pg_load.h"
 #include "workers/pg_load_plan.h"
 #include "workers/pg_task.h"
+#include "workers/target.h"
 #include "workers/worker.h"
 
 /* How another source engine plans a table: its target view for the load bookkeeping
@@ -33,7 +34,11 @@ typedef struct capture_plan_input {
 	taskstate *ts;
 	pg_task_tables *tables;
 	PGconn *source;     /* ordinary connection to the source (PostgreSQL; NULL with engine) */
-	PGconn *target;
+	PGconn *target;     /* a PostgreSQL target, when ops is NULL */
+	/* The target's engine (workers/target.h) and its connection; NULL: the PostgreSQL
+	 * target in `target`. */
+	const target_ops *ops;
+	endpoint_conn *target_ep;
 	bool fresh_slot;    /* the slot was just created (or there is none: full-load); MySQL: no
 			     * stored stream position */
 	bool shared_snapshot; /* the load reads one exported snapshot */

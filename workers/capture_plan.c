@@ -9,7 +9,6 @@
 
 #include "common/exitcode.h"
 #include "common/log.h"
-#include "workers/pg_ddl.h"
 #include "workers/pg_load.h"
 #include "workers/pg_load_plan.h"
 
@@ -45,44 +44,13 @@ void capture_selection_free(capture_selection *sel)
 	sel->n = 0;
 }
 
-static int exec_script(PGconn *target, const pg_ddl_script *script, char **err)
-{
-	for (int i = 0; i < script->n_statements; i++) {
-		PGresult *res = PQexec(target, script->statements[i]);
-		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-		if (!ok) {
-			size_t n = strlen(PQresultErrorMessage(res)) + strlen(script->statements[i]) + 64;
-			*err = malloc(n);
-			if (*err)
-				snprintf(*err, n, "%s (statement: %.200s)", PQresultErrorMessage(res), script->statements[i]);
-			PQclear(res);
-			return -1;
-		}
-		PQclear(res);
-	}
-	for (int i = 0; i < script->n_notes; i++)
-		log_warning("%s", script->notes[i]);
-	return 0;
-}
-
-/* Before-load DDL for one table (target_table_prep, create_tables), in one target
- * transaction with forgetting its recorded load progress: the table starts from zero.
- * names: NULL when t carries the target names already (another source engine's). */
+/* Before-load DDL for one table (target_table_prep, create_tables) with its recorded
+ * load progress forgotten: the table starts from zero (workers/target.h). names: NULL
+ * when t carries the target names already (another source engine's). */
 static int prepare_target_table(const capture_plan_input *in, const catalog_table *t, const catalog_name_map *names,
 				const pg_load_table *lt, char **err)
 {
-	pg_ddl_options o = {.names = names, .prep = in->ctx->task->target_table_prep,
-			    .create_tables = in->ctx->task->create_tables, .defer_primary_key = true};
-	pg_ddl_script script = {0};
-	int rc = pg_ddl_before_load(t, &o, &script, err);
-	PQclear(PQexec(in->target, "BEGIN"));
-	if (rc == 0)
-		rc = exec_script(in->target, &script, err);
-	if (rc == 0)
-		rc = pg_load_progress_forget(in->target, in->ctx->task->name, lt, err);
-	PQclear(PQexec(in->target, rc == 0 ? "COMMIT" : "ROLLBACK"));
-	pg_ddl_script_free(&script);
-	return rc;
+	return in->ops->prepare_table(in->target_ep, t, names, lt, in->ctx->task, err);
 }
 
 /* Largest table first, each to the apply worker with the fewest bytes so far. */
@@ -128,7 +96,7 @@ static int fill_plan(const capture_plan_input *in, int k, const pg_load_table *l
 	taskstate *ts = in->ts;
 	taskstate_table *st = &ts->tables[k];
 	pg_load_table_progress prog = {0};
-	int rc = pg_load_progress_read(in->target, in->ctx->task->name, lt, &prog, err);
+	int rc = in->ops->progress_read(in->target_ep, in->ctx->task->name, lt, &prog, err);
 	if (rc == 0 && ts->n_parts + plan->n > TASKSTATE_MAX_PARTITIONS) {
 		*err = strdup("the load plan has more partitions than a task may have (16384): raise partition_rows");
 		rc = -1;
@@ -159,7 +127,7 @@ static int plan_table(const capture_plan_input *in, int k, const pg_load_table *
 	pg_load_plan plan = {0};
 	pg_load_plan_options po = {.task = in->ctx->task->name, .partition_rows = in->ctx->task->partition_rows,
 				   .shared_snapshot = in->shared_snapshot};
-	int rc = pg_load_plan_table(in->source, in->target, lt, k, &po, &plan, err);
+	int rc = in->ops->plan_table(in->source, in->target_ep, lt, k, &po, &plan, err);
 	if (rc == 0)
 		rc = fill_plan(in, k, lt, &plan, err);
 	pg_load_plan_free(&plan);
@@ -171,7 +139,7 @@ static bool recorded(const capture_plan_input *in, const pg_load_table *lt)
 {
 	pg_load_table_progress prog = {0};
 	char *err = NULL;
-	bool yes = !in->fresh_slot && pg_load_progress_read(in->target, in->ctx->task->name, lt, &prog, &err) == 0 &&
+	bool yes = !in->fresh_slot && in->ops->progress_read(in->target_ep, in->ctx->task->name, lt, &prog, &err) == 0 &&
 		   (prog.partitions_done > 0 || prog.finished);
 	free(err);
 	return yes;
@@ -226,7 +194,7 @@ static int prepare_table(const capture_plan_input *in, int k, const catalog_tabl
 		}
 	}
 	if (rc < 0) {
-		int code = PQstatus(in->target) == CONNECTION_BAD ||
+		int code = in->ops->transient(in->target_ep) ||
 				   (in->source != NULL && PQstatus(in->source) == CONNECTION_BAD)
 				   ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL;
 		rc = pg_task_fail(in->ctx, code, "table %s: %s", st->source_name, err ? err : "failed");
@@ -235,10 +203,25 @@ static int prepare_table(const capture_plan_input *in, int k, const catalog_tabl
 	return rc;
 }
 
-int capture_plan_task(const capture_plan_input *in)
+static int plan_task(const capture_plan_input *in);
+
+int capture_plan_task(const capture_plan_input *given)
+{
+	/* Without an engine table the target is PostgreSQL, reached through its PGconn. */
+	capture_plan_input in = *given;
+	endpoint_conn view = {.engine = ENGINE_POSTGRESQL, .role = ENDPOINT_TARGET, .pg = given->target};
+	if (in.ops == NULL) {
+		snprintf(view.name, sizeof view.name, "%s", given->ctx->task->target_ep->name);
+		in.ops = &target_pg_ops;
+		in.target_ep = &view;
+	}
+	return plan_task(&in);
+}
+
+static int plan_task(const capture_plan_input *in)
 {
 	char *err = NULL;
-	if (in->ctx->task->migration_type != MIGRATION_CDC && pg_load_bookkeeping_init(in->target, &err) < 0) {
+	if (in->ctx->task->migration_type != MIGRATION_CDC && in->ops->bookkeeping_init(in->target_ep, &err) < 0) {
 		int code = pg_task_fail(in->ctx, FERRY_EXIT_TRANSIENT, "target bookkeeping: %s", err);
 		free(err);
 		return code;

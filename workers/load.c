@@ -1,9 +1,10 @@
 /* load: pulls table partitions from the task's shared work queue and bulk copies
  * them from source to target, each committed with its progress row.
  *
- * The engine-neutral driver; the source engines are in load_pg.c (PostgreSQL) and
- * load_my.c (MySQL/MariaDB), both into a PostgreSQL target (workers/load_int.h). Other
- * pairs keep the connect-and-wait behaviour until their engines exist.
+ * The engine-neutral driver; the source engines are in load_pg.c (PostgreSQL, into a
+ * PostgreSQL or MySQL/MariaDB target through workers/target.h) and load_my.c
+ * (MySQL/MariaDB into PostgreSQL) (workers/load_int.h). Other pairs keep the
+ * connect-and-wait behaviour until their engines exist.
  *
  * A load worker waits for capture's plan and opens its source transaction: the exported
  * snapshot (the state at P0) while capture holds one, else a fresh snapshot whose
@@ -25,6 +26,7 @@
 #include "workers/load_int.h"
 #include "workers/my_task.h"
 #include "workers/pg_task.h"
+#include "workers/target.h"
 #include "workers/worker_mains.h"
 
 #define WAIT_POLL_MS 200
@@ -141,7 +143,7 @@ static bool take_whole(load_proc *lp, int pi)
 {
 	const taskstate_partition *tp = &lp->ts->parts[pi];
 	taskstate_table *t = &lp->ts->tables[tp->table];
-	if (!lp->engine->can_copy_whole || tp->count <= 1 || tp->count > WHOLE_MAX_PARTITIONS ||
+	if (lp->engine->can_copy_whole == NULL || !lp->engine->can_copy_whole(lp) || tp->count <= 1 || tp->count > WHOLE_MAX_PARTITIONS ||
 	    lp->ctx->task->target_table_prep == TABLE_PREP_NOTHING)
 		return false;
 	/* nothing of it loaded yet in this run: a whole copy would count rows twice */
@@ -266,8 +268,10 @@ static int run(load_proc *lp)
 
 int load_main(worker_context *ctx)
 {
-	const load_engine *engine = pg_task_is_pg_to_pg(ctx->task) ? &load_engine_pg
-				    : my_task_is_my_to_pg(ctx->task) ? &load_engine_my : NULL;
+	bool pg_source = ctx->task->source_ep != NULL && ctx->task->source_ep->engine == ENGINE_POSTGRESQL;
+	const load_engine *engine = pg_source && target_ops_for(ctx->task) != NULL ? &load_engine_pg
+				    : my_task_is_my_to_pg(ctx->task)                 ? &load_engine_my
+										     : NULL;
 	if (engine == NULL)
 		return worker_idle_main(ctx, WORKER_USES_SOURCE | WORKER_USES_TARGET);
 	task_shm *shm = taskstate_for_task(pg_task_index(ctx));

@@ -34,8 +34,9 @@ typedef struct load_engine {
 	 * first (the driver holds every partition of it; only when can_copy_whole).
 	 * 0, or an exit code. */
 	int (*copy)(load_proc *lp, int pi, bool whole, int64_t *rows);
-	/* The engine can copy a table planned in partitions whole (see load.c). */
-	bool can_copy_whole;
+	/* Whether the engine, into this target, can copy a table planned in partitions
+	 * whole (see load.c); asked after begin. NULL = never. */
+	bool (*can_copy_whole)(load_proc *lp);
 	/* The table's after-load step (indexes, ANALYZE, its partition-0 row). 0 or an exit code. */
 	int (*finish)(load_proc *lp, int k);
 	void (*free)(load_proc *lp);

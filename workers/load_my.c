@@ -149,7 +149,7 @@ static void count_invalid(load_proc *lp, taskstate_table *t, const my_invalid *i
 
 static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 {
-	(void)whole; /* never asked: can_copy_whole is false */
+	(void)whole; /* never asked: no can_copy_whole */
 	my_state *s = state(lp);
 	taskstate_partition *tp = &lp->ts->parts[pi];
 	pg_load_partition p = {.table_id = lp->ts->tables[tp->table].source_oid, .table = tp->table,

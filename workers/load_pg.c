@@ -1,6 +1,7 @@
 /* The load worker's PostgreSQL source engine (workers/load_int.h): imports the exported
  * snapshot while capture holds it, else reads under a fresh snapshot whose position and
- * in-progress transactions it records for apply; copies partitions with pg_load. */
+ * in-progress transactions it records for apply; copies partitions through the target's
+ * engine (workers/target.h: pg_load into PostgreSQL, LOAD DATA into MySQL/MariaDB). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +10,14 @@
 #include "common/exitcode.h"
 #include "common/log.h"
 #include "workers/load_int.h"
-#include "workers/pg_ddl.h"
 #include "workers/pg_load.h"
 #include "workers/pg_task.h"
+#include "workers/target.h"
 
 #define STEP_MS 200
 
 typedef struct pg_state {
+	const target_ops *ops;  /* the target's engine */
 	pg_task_tables tables;
 	bool have_tables;
 	pg_load_source src;
@@ -33,7 +35,7 @@ static pg_state *state(load_proc *lp)
 
 static int fail_conn(load_proc *lp, const char *what, char *err)
 {
-	bool lost = PQstatus(lp->source->pg) == CONNECTION_BAD || PQstatus(lp->target->pg) == CONNECTION_BAD;
+	bool lost = PQstatus(lp->source->pg) == CONNECTION_BAD || state(lp)->ops->transient(lp->target);
 	int code = pg_task_fail(lp->ctx, lost ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL, "%s: %s", what,
 				err ? err : "failed");
 	free(err);
@@ -75,6 +77,9 @@ static int begin(load_proc *lp)
 	pg_state *s = state(lp);
 	if (s == NULL) {
 		s = lp->engine_state = calloc(1, sizeof *s);
+		if (s == NULL)
+			return pg_task_fail(lp->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
+		s->ops = target_ops_for(lp->ctx->task);
 		s->lts = calloc((size_t)lp->ts->n_tables + 1, sizeof *s->lts);
 		s->lt_ready = calloc((size_t)lp->ts->n_tables + 1, sizeof *s->lt_ready);
 		if (s->lts == NULL || s->lt_ready == NULL)
@@ -145,18 +150,8 @@ static int finish(load_proc *lp, int k)
 	int rc = table_of(lp, k, &lt);
 	if (rc != 0)
 		return rc;
-	/* the same options as capture's before-load DDL: the key deferred there is added here */
-	pg_ddl_options d = {.names = &s->tables.map, .prep = lp->ctx->task->target_table_prep,
-			    .create_tables = lp->ctx->task->create_tables, .defer_primary_key = true};
-	pg_ddl_script after = {0};
 	char *err = NULL;
-	rc = pg_ddl_after_load(lt->source, &d, &after, &err);
-	if (rc == 0) {
-		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true,
-					     .maintenance_work_mem = LOAD_AFTER_LOAD_MAINTENANCE_WORK_MEM};
-		rc = pg_load_finish_table(lp->target->pg, lt, &fo, &err) == PG_LOAD_ERROR ? -1 : 0;
-	}
-	pg_ddl_script_free(&after);
+	rc = s->ops->finish_table(lp->target, lt, &s->tables, lp->ctx->task, &err);
 	return rc < 0 ? fail_conn(lp, lp->ts->tables[k].source_name, err) : 0;
 }
 
@@ -166,6 +161,17 @@ static pg_load_partition partition_of(const taskstate *ts, const taskstate_parti
 				   .number = tp->number, .count = tp->count, .kind = tp->kind, .lo = tp->lo,
 				   .hi = tp->hi, .est_rows = tp->est_rows, .open_lo = tp->open_lo,
 				   .open_hi = tp->open_hi};
+}
+
+/* For engines that stream a whole partition in one call: the signal flags, looked at. */
+static int copy_interrupted(void *arg)
+{
+	return load_check_signals(arg, 0);
+}
+
+static bool copies_whole(load_proc *lp)
+{
+	return state(lp)->ops->can_copy_whole;
 }
 
 /* Streams one partition (whole: its whole table), looking at the signal flags between
@@ -178,24 +184,28 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 	int rc = table_of(lp, p.table, &lt);
 	if (rc != 0)
 		return rc;
-	pg_load_copy_options o = {.task = lp->ctx->task->name, .whole_table = whole};
-	pg_load_copy *c = NULL;
+	target_copy_args a = {.src = &s->src, .target = lp->target, .lt = lt, .p = &p, .tables = &s->tables,
+			      .task = lp->ctx->task, .interrupt = copy_interrupted, .interrupt_arg = lp,
+			      .whole = whole};
+	void *c = NULL;
 	char *err = NULL, label[256];
 	if (whole)
 		snprintf(label, sizeof label, "partitions 1-%d/%d (whole table)", p.count, p.count);
 	else
 		pg_load_partition_label(lt, &p, label, sizeof label);
-	pg_load_status st = pg_load_copy_start(&s->src, lp->target->pg, lt, &p, &o, &c, &err);
+	pg_load_status st = s->ops->copy_start(&a, &c, &err);
 	while (st == PG_LOAD_MORE) {
 		if ((rc = load_check_signals(lp, 0)) != 0) {
-			pg_load_copy_free(c);
+			s->ops->copy_free(c);
 			return rc;
 		}
-		st = pg_load_copy_step(c, STEP_MS, &err);
+		st = s->ops->copy_step(c, STEP_MS, &err);
 	}
-	*rows = c ? pg_load_copy_rows(c) : 0;
+	*rows = c ? s->ops->copy_rows(c) : 0;
 	uint64_t pos = 0;
-	if (st == PG_LOAD_DONE && c && pg_load_copy_position(c, &pos)) {
+	if (st == PG_LOAD_DONE && c && s->ops->copy_invalid != NULL)
+		atomic_fetch_add(&lp->ts->tables[p.table].invalid_values, s->ops->copy_invalid(c));
+	if (st == PG_LOAD_DONE && c && s->ops->copy_position(c, &pos)) {
 		taskstate_table *t = &lp->ts->tables[p.table];
 		load_raise_position(t, pos);
 		t->snap_xmax = s->snap_xmax;
@@ -203,7 +213,7 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 		t->n_xip = s->n_xip;
 	}
 	if (c)
-		pg_load_copy_free(c);
+		s->ops->copy_free(c);
 	if (st == PG_LOAD_ERROR)
 		return fail_conn(lp, label, err);
 	log_info("%s %s %s: %lld rows", lt->source_name, label, st == PG_LOAD_SKIPPED ? "already loaded" : "copied",
@@ -228,4 +238,4 @@ static void free_state(load_proc *lp)
 }
 
 const load_engine load_engine_pg = {.begin = begin, .usable = usable, .end = end, .copy = copy, .finish = finish,
-				    .free = free_state, .can_copy_whole = true};
+				    .free = free_state, .can_copy_whole = copies_whole};

@@ -164,6 +164,13 @@ typedef struct pg_load_source {
 int pg_load_source_begin(pg_load_source *s, PGconn *conn, const char *snapshot, char **err);
 /* Ends the source transaction. */
 int pg_load_source_end(pg_load_source *s, char **err);
+/* For loaders into other engines, which stream the source's COPY themselves:
+ * the COPY ... TO STDOUT statement of partition p (FORMAT binary only when binary and
+ * lt->binary; whole: every row, for a ctid partition reloaded whole), and the
+ * cancellation of a COPY left unfinished (the transaction is aborted then). */
+void pg_load_source_copy_sql(strbuf *sb, const pg_load_table *lt, const pg_load_partition *p, bool whole,
+			     bool binary);
+void pg_load_source_cancel(pg_load_source *src);
 
 /* ---- copying one partition ------------------------------------------------------------ */
 

@@ -71,16 +71,16 @@ static int64_t now_ms(void)
 
 /* The partition's rows: a WHERE clause body, or an empty string for every row. The
  * integer key is named as the source or the target calls it. */
-static void append_range(strbuf *sb, const pg_load_copy *c, bool target_side)
+static void append_range_of(strbuf *sb, const pg_load_table *lt, const pg_load_partition *p, bool whole,
+			    bool target_side)
 {
-	const pg_load_partition *p = &c->part;
 	const char *col;
 	const char *cast = "";
 	char lo[64], hi[64];
-	if (c->reload_whole)
+	if (whole)
 		return;
 	if (p->kind == PG_LOAD_PART_INT_RANGE) {
-		col = target_side ? c->lt->key_target : c->lt->key_source;
+		col = target_side ? lt->key_target : lt->key_source;
 		snprintf(lo, sizeof lo, "%" PRId64, p->lo);
 		snprintf(hi, sizeof hi, "%" PRId64, p->hi);
 	} else if (p->kind == PG_LOAD_PART_CTID_RANGE) {
@@ -97,11 +97,16 @@ static void append_range(strbuf *sb, const pg_load_copy *c, bool target_side)
 		strbuf_appendf(sb, "%s%s < %s%s", p->open_lo ? "" : " AND ", col, hi, cast);
 }
 
-static void append_source_copy(strbuf *sb, const pg_load_copy *c)
+static void append_range(strbuf *sb, const pg_load_copy *c, bool target_side)
 {
-	const pg_load_table *lt = c->lt;
+	append_range_of(sb, c->lt, &c->part, c->reload_whole, target_side);
+}
+
+void pg_load_source_copy_sql(strbuf *sb, const pg_load_table *lt, const pg_load_partition *p, bool whole,
+			     bool binary)
+{
 	strbuf where = STRBUF_INIT;
-	append_range(&where, c, false);
+	append_range_of(&where, lt, p, whole, false);
 	if (lt->filter != NULL)
 		strbuf_appendf(&where, "%s%s", where.len > 0 ? " AND " : "", lt->filter);
 	if (where.len == 0 && !lt->partitioned) {
@@ -115,10 +120,15 @@ static void append_source_copy(strbuf *sb, const pg_load_copy *c)
 			strbuf_appendf(sb, " WHERE %s", strbuf_str(&where));
 		strbuf_append(sb, ") TO STDOUT");
 	}
-	strbuf_append(sb, lt->binary ? " (FORMAT binary)" : " (FORMAT text)");
+	strbuf_append(sb, binary && lt->binary ? " (FORMAT binary)" : " (FORMAT text)");
 	if (strbuf_failed(&where))
 		sb->failed = true;
 	strbuf_free(&where);
+}
+
+static void append_source_copy(strbuf *sb, const pg_load_copy *c)
+{
+	pg_load_source_copy_sql(sb, c->lt, &c->part, c->reload_whole, true);
 }
 
 /* ---- preparing the target ------------------------------------------------------------------ */
@@ -513,7 +523,13 @@ bool pg_load_copy_position(const pg_load_copy *c, uint64_t *position)
 
 static void cancel_source(pg_load_copy *c)
 {
-	PGconn *conn = c->src->conn;
+	pg_load_source_cancel(c->src);
+	c->source_copying = false;
+}
+
+void pg_load_source_cancel(pg_load_source *src)
+{
+	PGconn *conn = src->conn;
 	PGcancel *cancel = PQgetCancel(conn);
 	char buf[256];
 	if (cancel != NULL) {
@@ -528,8 +544,8 @@ static void cancel_source(pg_load_copy *c)
 	PGresult *res;
 	while ((res = PQgetResult(conn)) != NULL)
 		PQclear(res);
-	c->source_copying = c->src->in_copy = false;
-	c->src->aborted = true;
+	src->in_copy = false;
+	src->aborted = true;
 }
 
 void pg_load_copy_free(pg_load_copy *c)

@@ -1,0 +1,210 @@
+/* The MySQL/MariaDB target engine behind workers/target.h: my_ddl, my_infile, my_apply.
+ * Each entry point a worker calls first on its connection (check for capture, the copy
+ * and finish calls for load, apply_open for apply) sets the session up (my_target.h). */
+#include "workers/target.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "workers/my_apply.h"
+#include "workers/my_ddl.h"
+#include "workers/my_infile.h"
+#include "workers/my_sql.h"
+#include "workers/my_target.h"
+#include "workers/pg_load_internal.h"
+
+static my_ddl_options ddl_options(MYSQL *conn, const pg_task_tables *tt, const task_config *task)
+{
+	return (my_ddl_options){.names = &tt->map, .prep = task->target_table_prep, .create_tables = task->create_tables,
+				.collation = my_target_collation(conn), .mariadb = mariadb_connection(conn)};
+}
+
+/* ---- planning -------------------------------------------------------------------------------- */
+
+/* The full load feeds LOAD DATA LOCAL INFILE: the server must allow it. */
+static int check_local_infile(MYSQL *conn, const task_config *task, char **err)
+{
+	char value[16];
+	if (task->migration_type == MIGRATION_CDC)
+		return 0;
+	if (my_sql_value(conn, "SELECT @@GLOBAL.local_infile", value, sizeof value, "target: reading local_infile",
+			 err) < 0)
+		return -1;
+	if (strcmp(value, "1") == 0 || strcasecmp(value, "ON") == 0)
+		return 0;
+	my_target_set_transient(false);
+	return pg_load_fail(err, "the server has local_infile = OFF, and the full load feeds LOAD DATA LOCAL INFILE "
+			    "from memory: SET GLOBAL local_infile = ON (or local-infile = 1 in the server's "
+			    "configuration); nothing was created");
+}
+
+/* Every selected table's names and types, before anything is created. */
+static int check(endpoint_conn *target, const pg_task_tables *tt, const task_config *task, char **err)
+{
+	if (my_target_session(target->mysql, err) < 0 || check_local_infile(target->mysql, task, err) < 0)
+		return -1;
+	my_ddl_options o = ddl_options(target->mysql, tt, task);
+	strbuf problems = STRBUF_INIT;
+	int bad = 0;
+	for (int i = 0; i < tt->cat->n_tables; i++)
+		if (pg_task_table_selected(tt, i))
+			bad += my_ddl_check_table(tt->cat->tables[i], &o, &problems);
+	int rc = 0;
+	if (bad > 0) {
+		while (problems.len > 0 && problems.data[problems.len - 1] == '\n')
+			problems.data[--problems.len] = '\0';
+		for (size_t i = 0; i < problems.len; i++)
+			if (problems.data[i] == '\n')
+				problems.data[i] = ';';
+		my_target_set_transient(false);
+		rc = pg_load_fail(err, "the MySQL target cannot take %d thing%s of the source, nothing was created: %s",
+				  bad, bad == 1 ? "" : "s", strbuf_str(&problems));
+	}
+	strbuf_free(&problems);
+	return rc;
+}
+
+static int bookkeeping_init(endpoint_conn *target, char **err)
+{
+	return my_target_bookkeeping_init(target->mysql, err);
+}
+
+static int progress_read(endpoint_conn *target, const char *task, const pg_load_table *lt,
+			 pg_load_table_progress *out, char **err)
+{
+	return my_infile_progress_read(target->mysql, task, lt->source_name, out, err);
+}
+
+/* MySQL's DDL commits by itself: the progress is forgotten first, so a crash in between
+ * leaves a table that is prepared again on the next start, never one with stale
+ * progress. */
+static int prepare_table(endpoint_conn *target, const catalog_table *t, const catalog_name_map *names,
+			 const pg_load_table *lt, const task_config *task, char **err)
+{
+	MYSQL *conn = target->mysql;
+	my_ddl_options o = {.names = names, .prep = task->target_table_prep, .create_tables = task->create_tables,
+			    .collation = my_target_collation(conn), .mariadb = mariadb_connection(conn)};
+	pg_ddl_script script = {0};
+	int rc = my_ddl_before_load(t, &o, &script, err);
+	if (rc < 0)
+		my_target_set_transient(false);
+	if (rc == 0 && task->migration_type != MIGRATION_CDC)
+		rc = my_infile_progress_forget(conn, task->name, lt->source_name, err);
+	for (int i = 0; rc == 0 && i < script.n_statements; i++) {
+		char context[300];
+		snprintf(context, sizeof context, "target: preparing %s", lt->source_name);
+		rc = my_target_exec(conn, script.statements[i], context, err);
+	}
+	for (int i = 0; rc == 0 && i < script.n_notes; i++)
+		log_warning("%s", script.notes[i]);
+	pg_ddl_script_free(&script);
+	return rc;
+}
+
+static int plan_table(PGconn *source, endpoint_conn *target, const pg_load_table *lt, int table,
+		      const pg_load_plan_options *o, pg_load_plan *plan, char **err)
+{
+	return my_infile_plan_table(source, target->mysql, lt, table, o, plan, err);
+}
+
+/* ---- load ----------------------------------------------------------------------------------- */
+
+static pg_load_status copy_start(const target_copy_args *a, void **copy, char **err)
+{
+	*copy = NULL;
+	MYSQL *conn = a->target->mysql;
+	if (my_target_session(conn, err) < 0)
+		return PG_LOAD_ERROR;
+	my_infile_options o = {.task = a->task->name, .names = &a->tables->map, .invalid = a->task->invalid_values,
+			     .target_owned = a->task->target_table_prep != TABLE_PREP_NOTHING,
+			     .exported = a->src->exported, .snapshot_position = a->src->snapshot_lsn,
+			     .interrupt = a->interrupt, .interrupt_arg = a->interrupt_arg};
+	my_infile_copy *c = NULL;
+	bool whole = false;
+	pg_load_status st = my_infile_copy_start(conn, a->lt, a->p, &o, &c, &whole, err);
+	if (st != PG_LOAD_MORE)
+		return st;
+	my_infile_source source;
+	if (my_infile_pg_source(a->src, a->lt, &a->tables->map, a->p, whole, &source, err) < 0) {
+		my_infile_copy_free(c);
+		my_target_set_transient(false);
+		return PG_LOAD_ERROR;
+	}
+	my_infile_copy_set_source(c, &source);
+	*copy = c;
+	return PG_LOAD_MORE;
+}
+
+static pg_load_status copy_step(void *c, int timeout_ms, char **err)
+{
+	(void)timeout_ms; /* LOAD DATA runs as one call; the interrupt hook bounds it instead */
+	return my_infile_copy_step(c, err);
+}
+
+static int64_t copy_rows(const void *c) { return my_infile_copy_rows(c); }
+static uint64_t copy_invalid(const void *c) { return my_infile_copy_invalid(c); }
+static bool copy_position(const void *c, uint64_t *pos) { return my_infile_copy_position(c, pos); }
+static void copy_free(void *c) { my_infile_copy_free(c); }
+
+static int finish_table(endpoint_conn *target, const pg_load_table *lt, const pg_task_tables *tt,
+			const task_config *task, char **err)
+{
+	if (my_target_session(target->mysql, err) < 0)
+		return -1;
+	return my_infile_finish_table(target->mysql, lt, &tt->map, task, err);
+}
+
+/* ---- apply ---------------------------------------------------------------------------------- */
+
+static void *apply_open(endpoint_conn *target, const task_config *task, int worker, char **err)
+{
+	return my_apply_open(target->mysql, task->name, worker, task->source_ep->engine, task->invalid_values, err);
+}
+
+static uint64_t apply_position(const void *a) { return my_apply_position(a); }
+static int apply_set_idempotent(void *a, uint32_t id, uint64_t until) { return my_apply_set_idempotent(a, id, until); }
+static int apply_record(void *a, const void *rec, size_t len, char **err) { return my_apply_record(a, rec, len, err); }
+static int apply_flush(void *a, char **err) { return my_apply_flush(a, err); }
+static int apply_push(void *a, char **err) { (void)a; (void)err; return 0; } /* statements go out as batches fill */
+static uint64_t apply_pending(const void *a) { return my_apply_pending_changes(a); }
+static bool apply_in_source_txn(const void *a) { return my_apply_in_source_txn(a); }
+static void apply_close(void *a) { my_apply_close(a); }
+static uint64_t apply_take_invalid(void *a, uint32_t id) { return my_apply_take_invalid(a, id); }
+static const char *apply_failed_table(const void *a) { return my_apply_failed_table(a); }
+
+static bool transient(endpoint_conn *target)
+{
+	(void)target;
+	return my_target_transient();
+}
+
+const target_ops target_my_ops = {
+	.name = "MySQL",
+	.check = check,
+	.bookkeeping_init = bookkeeping_init,
+	.progress_read = progress_read,
+	.prepare_table = prepare_table,
+	.plan_table = plan_table,
+	.copy_start = copy_start,
+	.copy_step = copy_step,
+	.copy_rows = copy_rows,
+	.copy_invalid = copy_invalid,
+	.copy_position = copy_position,
+	.copy_free = copy_free,
+	.finish_table = finish_table,
+	.apply_open = apply_open,
+	.apply_position = apply_position,
+	.apply_set_idempotent = apply_set_idempotent,
+	.apply_record = apply_record,
+	.apply_flush = apply_flush,
+	.apply_push = apply_push,
+	.apply_pending = apply_pending,
+	.apply_in_source_txn = apply_in_source_txn,
+	.apply_close = apply_close,
+	.apply_take_invalid = apply_take_invalid,
+	.apply_failed_table = apply_failed_table,
+	.transient = transient,
+};
