@@ -696,7 +696,11 @@ ini_task() {
 	local -a engine_keys=()
 	case ${_ini_ep_engine[$file:$src]} in
 	postgresql) engine_keys=("slot_name=ferry_$task" "publication=ferry_$task") ;;
-	mysql) engine_keys=("server_id=$((4000 + RANDOM % 1000))") ;;
+	mysql)
+		# distinct per task of a file (ferryd refuses two tasks sharing one on a source)
+		_ini_server_id=$((${_ini_server_id:-$((4000 + RANDOM % 500))} + 1))
+		engine_keys=("server_id=$_ini_server_id")
+		;;
 	esac
 	_ini_section "$file" "task $task" \
 		"source=$src" "target=$dst" migration_type=full-load-and-cdc \
