@@ -19,44 +19,6 @@
 
 /* ---- scripts and errors ------------------------------------------------------------- */
 
-static int list_push(char ***items, int *n, int *cap, char *s)
-{
-	if (s == NULL)
-		return -1;
-	if (*n == *cap) {
-		int new_cap = *cap ? *cap * 2 : 8;
-		char **p = realloc(*items, (size_t)new_cap * sizeof *p);
-		if (p == NULL) {
-			free(s);
-			return -1;
-		}
-		*items = p;
-		*cap = new_cap;
-	}
-	(*items)[(*n)++] = s;
-	return 0;
-}
-
-static int add_statement(pg_ddl_script *script, strbuf *sb)
-{
-	return list_push(&script->statements, &script->n_statements, &script->cap_statements,
-			 strbuf_detach(sb));
-}
-
-static void add_note(pg_ddl_script *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(pg_ddl_script *notes, const char *fmt, ...)
-{
-	if (notes == NULL)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	list_push(&notes->notes, &notes->n_notes, &notes->cap_notes, s); /* a lost note is harmless */
-}
-
 static int set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int set_err(char **err, const char *fmt, ...)
 {
@@ -179,7 +141,7 @@ static int column_type_noted(const catalog_table *t, int i, strbuf *out, pg_ddl_
 		}
 		size_t before = out->len;
 		if (bounded_key_type(t, i, out)) {
-			add_note(notes, "column %s.%s.%s: %s key column created as %s (MySQL cannot index it "
+			pg_ddl_script_note(notes, "column %s.%s.%s: %s key column created as %s (MySQL cannot index it "
 				 "whole; longer values will be refused)", t->schema, t->name, c->name, c->type_name,
 				 strbuf_str(out) + before);
 			return 0;
@@ -356,19 +318,19 @@ static void column_default(strbuf *sb, const catalog_table *t, int i, const my_d
 		return;
 	}
 	if (c->identity != CATALOG_IDENTITY_NONE || c->default_sequence >= 0) {
-		add_note(notes, "column %s.%s.%s: its sequence is not recreated (MySQL's AUTO_INCREMENT must lead "
+		pg_ddl_script_note(notes, "column %s.%s.%s: its sequence is not recreated (MySQL's AUTO_INCREMENT must lead "
 			 "the primary key)", t->schema, t->name, c->name);
 		return;
 	}
 	if (c->default_expr == NULL)
 		return;
 	if (t->engine == ENGINE_MYSQL) {
-		add_note(notes, "column %s.%s.%s: default %s not recreated", t->schema, t->name, c->name,
+		pg_ddl_script_note(notes, "column %s.%s.%s: default %s not recreated", t->schema, t->name, c->name,
 			 c->default_expr);
 		return;
 	}
 	if (c->default_volatile || !translate_default(c, o, mysql_type, sb))
-		add_note(notes, "column %s.%s.%s: default %s not translated for MySQL", t->schema, t->name,
+		pg_ddl_script_note(notes, "column %s.%s.%s: default %s not translated for MySQL", t->schema, t->name,
 			 c->name, c->default_expr);
 }
 
@@ -383,7 +345,7 @@ static int append_columns(strbuf *sb, const catalog_table *t, const my_ddl_optio
 		if (name == NULL)
 			continue;
 		if (c->generated_expr != NULL) {
-			add_note(notes, "column %s.%s.%s: generated column left out (its expression is %s's)", t->schema,
+			pg_ddl_script_note(notes, "column %s.%s.%s: generated column left out (its expression is %s's)", t->schema,
 				 t->name, c->name, t->engine == ENGINE_POSTGRESQL ? "PostgreSQL" : "the source");
 			continue;
 		}
@@ -438,7 +400,7 @@ int my_ddl_create_table(const catalog_table *t, const my_ddl_options *o, strbuf 
 	if (rc == 0)
 		strbuf_append_len(out, strbuf_str(&sb), sb.len);
 	if (rc == 0 && t->kind == CATALOG_TABLE_PARTITIONED)
-		add_note(notes, "table %s.%s: created without the source's partitioning (%s)", t->schema, t->name,
+		pg_ddl_script_note(notes, "table %s.%s: created without the source's partitioning (%s)", t->schema, t->name,
 			 t->partition_key ? t->partition_key : "?");
 	strbuf_free(&sb);
 	return rc;
@@ -452,7 +414,7 @@ static int add_table_statement(pg_ddl_script *script, const char *verb, const ca
 	strbuf sb = STRBUF_INIT;
 	strbuf_append(&sb, verb);
 	my_ddl_append_table(&sb, t, o->names);
-	return add_statement(script, &sb);
+	return pg_ddl_script_add(script, &sb);
 }
 
 static int add_database(pg_ddl_script *script, const catalog_table *t, const my_ddl_options *o)
@@ -463,7 +425,7 @@ static int add_database(pg_ddl_script *script, const catalog_table *t, const my_
 	strbuf_append(&sb, "CREATE DATABASE IF NOT EXISTS ");
 	sql_append_mysql_ident(&sb, schema);
 	strbuf_appendf(&sb, " CHARACTER SET utf8mb4 COLLATE %s", collation_of(o));
-	return add_statement(script, &sb);
+	return pg_ddl_script_add(script, &sb);
 }
 
 int my_ddl_before_load(const catalog_table *t, const my_ddl_options *o, pg_ddl_script *script, char **err)
@@ -481,7 +443,7 @@ int my_ddl_before_load(const catalog_table *t, const my_ddl_options *o, pg_ddl_s
 			strbuf_free(&sb);
 			return -1;
 		}
-		if (add_statement(script, &sb) < 0)
+		if (pg_ddl_script_add(script, &sb) < 0)
 			return oom(err);
 	}
 	if (o->prep == TABLE_PREP_TRUNCATE && add_table_statement(script, "TRUNCATE TABLE ", t, o) < 0)
@@ -524,7 +486,7 @@ static int append_index_parts(strbuf *out, const catalog_table *t, const catalog
 			strbuf_append(&parts, " DESC");
 	}
 	if (skip != NULL)
-		add_note(notes, "index %s on %s.%s: not created (%s)", idx->name, t->schema, t->name, skip);
+		pg_ddl_script_note(notes, "index %s on %s.%s: not created (%s)", idx->name, t->schema, t->name, skip);
 	else
 		strbuf_appendf(out, "%s)", strbuf_str(&parts));
 	strbuf_free(&parts);
@@ -564,7 +526,7 @@ int my_ddl_after_load(const catalog_table *t, const my_ddl_options *o, const cha
 	int rc = 0;
 	if (strbuf_failed(&sb))
 		rc = oom(err);
-	else if (added > 0 && add_statement(script, &sb) < 0)
+	else if (added > 0 && pg_ddl_script_add(script, &sb) < 0)
 		rc = oom(err);
 	strbuf_free(&sb);
 	return rc;

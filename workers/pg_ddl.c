@@ -41,15 +41,13 @@ static int list_push(char ***items, int *n, int *cap, char *s)
 	return 0;
 }
 
-/* Moves the statement in sb into the script; sb is left empty. */
-static int add_statement(pg_ddl_script *script, strbuf *sb)
+int pg_ddl_script_add(pg_ddl_script *script, strbuf *sb)
 {
 	return list_push(&script->statements, &script->n_statements, &script->cap_statements,
 			 strbuf_detach(sb));
 }
 
-static void add_note(pg_ddl_script *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(pg_ddl_script *notes, const char *fmt, ...)
+void pg_ddl_script_note(pg_ddl_script *notes, const char *fmt, ...)
 {
 	if (notes == NULL)
 		return;
@@ -259,7 +257,7 @@ static int add_do_block(pg_ddl_script *script, strbuf *body)
 	if (strbuf_failed(body))
 		sb.failed = true;
 	strbuf_free(body);
-	return add_statement(script, &sb);
+	return pg_ddl_script_add(script, &sb);
 }
 
 static int add_create_enum(pg_ddl_script *script, const catalog_type *type,
@@ -337,10 +335,10 @@ static int append_column_default(strbuf *sb, const catalog_table *t, int i,
 			sb->failed = true;
 		strbuf_free(&qualified);
 	} else if (c->default_expr != NULL && !same_engine) {
-		add_note(notes, "column %s.%s.%s: default %s not translated", t->schema, t->name,
+		pg_ddl_script_note(notes, "column %s.%s.%s: default %s not translated", t->schema, t->name,
 			 c->name, c->default_expr);
 	} else if (c->default_expr != NULL && c->default_volatile) {
-		add_note(notes, "column %s.%s.%s: volatile default %s not created", t->schema,
+		pg_ddl_script_note(notes, "column %s.%s.%s: volatile default %s not created", t->schema,
 			 t->name, c->name, c->default_expr);
 	} else if (c->default_expr != NULL) {
 		append_default_expr(sb, t, c, o);
@@ -448,7 +446,7 @@ static int create_table(const catalog_table *t, const pg_ddl_options *o, bool wi
 	if (keeps_partitioning(t, o))
 		strbuf_appendf(out, " PARTITION BY %s", t->partition_key);
 	else if (t->kind == CATALOG_TABLE_PARTITIONED)
-		add_note(notes, "table %s.%s: created as a plain table (partitioning not kept: "
+		pg_ddl_script_note(notes, "table %s.%s: created as a plain table (partitioning not kept: "
 			 "columns renamed or excluded, or another engine)", t->schema, t->name);
 	return strbuf_failed(out) ? oom(err) : 0;
 }
@@ -472,7 +470,7 @@ static int add_partitions(pg_ddl_script *script, const catalog_table *t, const p
 		strbuf_appendf(&sb, " %s", p->bound != NULL ? p->bound : "DEFAULT");
 		if (p->partition_key != NULL)
 			strbuf_appendf(&sb, " PARTITION BY %s", p->partition_key);
-		if (add_statement(script, &sb) < 0)
+		if (pg_ddl_script_add(script, &sb) < 0)
 			return -1;
 	}
 	return 0;
@@ -493,7 +491,7 @@ static int add_schema(pg_ddl_script *script, const char **seen, int max, const c
 	strbuf sb = STRBUF_INIT;
 	strbuf_append(&sb, "CREATE SCHEMA IF NOT EXISTS ");
 	sql_append_pg_ident(&sb, schema);
-	return add_statement(script, &sb);
+	return pg_ddl_script_add(script, &sb);
 }
 
 /* Schemas the table, its enums, sequences and partitions live in on the target. */
@@ -567,7 +565,7 @@ static int add_sequences(pg_ddl_script *script, const catalog_table *t, const pg
 			strbuf_appendf(&sb, " AS %s", s->data_type);
 		strbuf_append_char(&sb, ' ');
 		append_sequence_options(&sb, s);
-		if (add_statement(script, &sb) < 0)
+		if (pg_ddl_script_add(script, &sb) < 0)
 			return -1;
 	}
 	return 0;
@@ -587,7 +585,7 @@ static int add_sequence_ownership(pg_ddl_script *script, const catalog_table *t,
 		append_table(&sb, t, o);
 		strbuf_append_char(&sb, '.');
 		sql_append_pg_ident(&sb, catalog_map_column(o->names, t, s->column));
-		if (add_statement(script, &sb) < 0)
+		if (pg_ddl_script_add(script, &sb) < 0)
 			return -1;
 	}
 	return 0;
@@ -601,7 +599,7 @@ static int add_table_statement(pg_ddl_script *script, const char *verb, const ca
 	strbuf sb = STRBUF_INIT;
 	strbuf_append(&sb, verb);
 	append_table(&sb, t, o);
-	return add_statement(script, &sb);
+	return pg_ddl_script_add(script, &sb);
 }
 
 static int add_create(pg_ddl_script *script, const catalog_table *t, const pg_ddl_options *o,
@@ -615,7 +613,7 @@ static int add_create(pg_ddl_script *script, const catalog_table *t, const pg_dd
 		strbuf_free(&sb);
 		return -1;
 	}
-	if (add_statement(script, &sb) < 0)
+	if (pg_ddl_script_add(script, &sb) < 0)
 		return oom(err);
 	if ((keeps_partitioning(t, o) && add_partitions(script, t, o) < 0) ||
 	    add_sequence_ownership(script, t, o) < 0)
@@ -646,7 +644,7 @@ static int append_index_parts(strbuf *out, const catalog_table *t, const catalog
 			      const pg_ddl_options *o, pg_ddl_script *notes)
 {
 	if (idx->has_expression || idx->n_parts == 0) {
-		add_note(notes, "index %s on %s.%s: not created (expression or partial index on a table "
+		pg_ddl_script_note(notes, "index %s on %s.%s: not created (expression or partial index on a table "
 			 "with renamed or excluded columns)", idx->name, t->schema, t->name);
 		return 1;
 	}
@@ -655,7 +653,7 @@ static int append_index_parts(strbuf *out, const catalog_table *t, const catalog
 		sql_append_pg_ident(out, idx->method);
 	} else if (idx->method != NULL && strcasecmp(idx->method, "BTREE") != 0 &&
 		   strcasecmp(idx->method, "HASH") != 0) {
-		add_note(notes, "index %s on %s.%s: not created (%s index)", idx->name, t->schema,
+		pg_ddl_script_note(notes, "index %s on %s.%s: not created (%s index)", idx->name, t->schema,
 			 t->name, idx->method);
 		return 1;
 	}
@@ -664,7 +662,7 @@ static int append_index_parts(strbuf *out, const catalog_table *t, const catalog
 		int col = idx->parts[k].column;
 		const char *name = col >= 0 ? catalog_map_column(o->names, t, col) : NULL;
 		if (name == NULL) {
-			add_note(notes, "index %s on %s.%s: not created (uses an excluded column)",
+			pg_ddl_script_note(notes, "index %s on %s.%s: not created (uses an excluded column)",
 				 idx->name, t->schema, t->name);
 			return 1;
 		}
@@ -716,7 +714,7 @@ static int add_replica_identity(pg_ddl_script *script, const catalog_table *t,
 	} else {
 		strbuf_append(&sb, t->replica_identity == CATALOG_RI_FULL ? "FULL" : "NOTHING");
 	}
-	return add_statement(script, &sb);
+	return pg_ddl_script_add(script, &sb);
 }
 
 /* The deferred primary key, unless the table has one already (created with it, e.g.
@@ -760,7 +758,7 @@ int pg_ddl_after_load(const catalog_table *t, const pg_ddl_options *o, pg_ddl_sc
 			return -1;
 		if (rc == 1)
 			continue;
-		if (add_statement(script, &sb) < 0)
+		if (pg_ddl_script_add(script, &sb) < 0)
 			return oom(err);
 		if (ri != NULL && strcmp(ri, t->indexes[i].name) == 0)
 			ri_created = true;

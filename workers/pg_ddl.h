@@ -36,6 +36,10 @@ typedef struct pg_ddl_script {
 } pg_ddl_script;
 
 void pg_ddl_script_free(pg_ddl_script *script);
+/* Moves the statement in sb into the script (sb is left empty). 0, or -1 out of memory. */
+int pg_ddl_script_add(pg_ddl_script *script, strbuf *sb);
+/* Appends a note for the log; notes may be NULL (no notes wanted). A lost note is harmless. */
+void pg_ddl_script_note(pg_ddl_script *notes, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes the PostgreSQL type of a column into out and returns 1, or returns 0 to leave
  * the column to the default rendering. The hook for the heterogeneous type map. */
