@@ -31,7 +31,7 @@ int fc_load(fc_ctx *c, const char *config_path);
 void fc_free(fc_ctx *c);
 /* Picks the task: named, or the only one. 0, or -1 after printing why. */
 int fc_pick_task(fc_ctx *c, const char *name);
-/* The task is one validation handles (both endpoints PostgreSQL). 0, or -1 printed. */
+/* The task is one validation handles (vd_task_pair_supported). 0, or -1 printed. */
 int fc_check_pair(const fc_ctx *c, const task_config *task);
 
 /* Asks ferryd for its status. 0 with c->status (and c->task_status for c->task), 1 when
