@@ -242,9 +242,9 @@ int my_vd_build_sql(MYSQL *conn, const vd_request *req, strbuf *sb)
 		build_keys(conn, req, sb);
 		break;
 	case VD_REQ_ROW_HASHES:
-		strbuf_append(sb, "SELECT h, COUNT(*) FROM (SELECT ");
+		strbuf_append(sb, "SELECT h, COUNT(*) FROM (SELECT CAST(CONV(SUBSTRING(");
 		row_md5(sb, t, s);
-		strbuf_append(sb, " AS h");
+		strbuf_append(sb, ", 1, 15), 16, 10) AS SIGNED) AS h");
 		from(sb, t, s);
 		where(sb, conn, req, NULL);
 		strbuf_append(sb, ") s GROUP BY h ORDER BY h");

@@ -188,7 +188,7 @@ static int row_hashes(const vd_table *t, vd_side side, const vd_rows *in, vd_row
 			while (r + same < in->n_rows && hs[r + same] == hs[r])
 				same++;
 			char *p = texts + (size_t)n * 48;
-			snprintf(p, 24, "%" PRIu64, hs[r]);
+			snprintf(p, 24, "%" PRId64, (int64_t)hs[r]); /* the comparison reads int64 */
 			snprintf(p + 24, 24, "%d", same);
 			cells[n * 2] = p;
 			cells[n * 2 + 1] = p + 24;

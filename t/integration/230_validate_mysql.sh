@@ -67,4 +67,71 @@ is "$(jq -r '[.tables[].table] | sort | join(" ")' "$out")" '"app"."big" "app"."
 	"every table was compared"
 is "$(jq -r '.rows' "$out")" 50340 "every row was counted"
 
+# --- no false alarm while the source is written to -------------------------------------------
+my_writer() {  # keeps changing rows the comparison reads, until killed
+	while :; do
+		mysrc "UPDATE big SET pad = MD5(RAND()) WHERE id = 1 + FLOOR(RAND() * 50000);
+			INSERT INTO big (k, pad) VALUES (7, 'new');
+			UPDATE typed SET i = i + 1, j = JSON_SET(j, '$.n', RAND()) WHERE id = 1 + FLOOR(RAND() * 39);
+			DELETE FROM nokey WHERE a = FLOOR(RAND() * 20) LIMIT 1; INSERT INTO nokey VALUES (FLOOR(RAND() * 20), 'w');" \
+			>/dev/null 2>&1
+	done
+}
+my_writer &
+writer=$!
+sleep 1
+out=$TEST_TMP/m2p-live.json
+fctl -c "$ini" validate m2p --json >"$out" 2>"$TEST_TMP/m2p-live.err"
+rc=$?
+kill "$writer" && wait "$writer" 2>/dev/null
+is "$rc" 0 "no difference reported while the source is written to" || diag "$(cat "$TEST_TMP/m2p-live.err")" \
+	"$(jq -c '.tables[] | select(.result != "equal") | {table, reason, differences: .differences[:6]}' "$out")"
+is "$(jq -r .live "$out")" true "the comparison ran against the live task"
+
+# --- cutover on a quiet source ------------------------------------------------------------------
+ok "the task catches up" wait_until 60 synced "$ini" m2p
+json=$(fctl -c "$ini" cutover m2p --wait-for-quiet --timeout 60 --json)
+is "$?" 0 "cutover (MariaDB -> PostgreSQL) on a quiet source: exit 0" || diag "$json"
+is "$(jq -r .decision <<<"$json")" go "cutover: go"
+is "$(jq -r '.lag.zero' <<<"$json")" true "cutover: lag zero"
+is "$(jq -r '[.sequences[] | select(.error == null)] | length' <<<"$json")" 1 \
+	"cutover: the identity sequence of the AUTO_INCREMENT column was set" || diag "$json"
+is "$(pg_sql pg "SELECT pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('app.big', 'id')) > max(id) FROM app.big")" t \
+	"the target's next id is past the migrated maximum"
+is "$(jq -r '.validation.result' <<<"$json")" equal "cutover's final validation: equal"
+
+# --- differences planted on the target ------------------------------------------------------------
+pg_sql pg "SET session_replication_role = replica;
+UPDATE app.typed SET i = i + 1 WHERE id = 3;
+UPDATE app.typed SET d = d + 0.001 WHERE id = 5;
+UPDATE app.typed SET t = 'row 7 😃 café' WHERE id = 7;
+UPDATE app.typed SET bl = '\\x00' WHERE id = 9;
+UPDATE app.typed SET dt = dt + interval '1 microsecond' WHERE id = 11;
+UPDATE app.typed SET j = j || '{\"ok\": \"maybe\"}' WHERE id = 13;
+UPDATE app.typed SET e = 'blue' WHERE id = 15;
+UPDATE app.typed SET ts = ts + interval '1 second' WHERE id = 17;
+DELETE FROM app.typed WHERE id = 20;
+INSERT INTO app.typed (id, i) VALUES (1000, 1);
+UPDATE app.big SET pad = 'changed' WHERE id = 25000;
+INSERT INTO app.nokey VALUES (99, 'extra');" >/dev/null || BAIL_OUT "cannot plant the differences"
+
+out=$TEST_TMP/m2p-diff.json
+fctl -c "$ini" validate m2p --json >"$out" 2>"$TEST_TMP/m2p-diff.err"
+is "$?" 1 "planted differences: exit 1" || diag "$(cat "$TEST_TMP/m2p-diff.err")"
+typed='.tables[] | select(.table == "\"app\".\"typed\"")'
+for kc in 3:i 5:d 7:t 9:bl 11:dt 13:j 15:e 17:ts; do
+	is "$(jq -r --arg k "${kc%%:*}" --arg c "${kc#*:}" \
+		"[$typed | .differences[] | select(.kind == \"changed\" and .key.id == \$k and .column == \$c)] | length" "$out")" 1 \
+		"changed ${kc#*:} of typed id ${kc%%:*} is found and named"
+done
+is "$(jq -r "$typed | .differences[] | select(.key.id == \"7\") | .source + \" / \" + .target" "$out")" \
+	"row 7 😀 café / row 7 😃 café" "the text difference shows both values"
+is "$(jq -r "$typed | .differences[] | select(.key.id == \"20\") | .kind" "$out")" missing "the deleted row is missing"
+is "$(jq -r "$typed | .differences[] | select(.key.id == \"1000\") | .kind" "$out")" extra "the inserted row is extra"
+is "$(jq -r "$typed | .rows_differing" "$out")" 10 "typed: 10 rows differ, no more"
+is "$(jq -c '.tables[] | select(.table == "\"app\".\"big\"") | [.rows_differing, .differences[0].key.id, .differences[0].column, .differences[0].target]' "$out")" \
+	'[1,"25000","pad","changed"]' "the changed row in the middle of the 50k-row table is found"
+is "$(jq -c '.tables[] | select(.table == "\"app\".\"nokey\"") | [.result, .rows_missing, .rows_extra]' "$out")" \
+	'["different",0,1]' "the table without a key: one extra row"
+
 done_testing
