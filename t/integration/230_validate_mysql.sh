@@ -3,7 +3,8 @@
 # Validation and cutover with MySQL/MariaDB, against running tasks, both heterogeneous
 # pairs (MariaDB -> PostgreSQL, PostgreSQL -> MariaDB): values compare by their
 # canonical text through the type map, so
-# - an equal copy of every type is reported equal, also while the source is written to;
+# - an equal copy of every type is reported equal (by ferryctl validate and by the
+#   validate worker), also while the source is written to;
 # - cutover on a quiet source says go and every AUTO_INCREMENT / identity sequence ends
 #   past the migrated maximum;
 # - differences planted on the target (a changed integer, decimal, text with emoji,
@@ -50,7 +51,7 @@ ini=$TEST_TMP/m2p.ini
 write_ferry_ini "$ini"
 ini_endpoint "$ini" mysrc my
 ini_endpoint "$ini" pgdst pg
-ini_task "$ini" m2p mysrc pgdst load_workers=2 apply_workers=2 target_table_prep=drop create_tables=yes
+ini_task "$ini" m2p mysrc pgdst load_workers=2 apply_workers=2 target_table_prep=drop create_tables=yes validation=yes
 watch_log "$(ferry_log_dir "$ini")"/*.log
 
 synced() {  # synced INI TASK: cdc, lag 0, every table in sync
@@ -99,6 +100,11 @@ p2m_pid=$FERRYD_PID
 
 ok "the task is in sync" wait_until 90 synced "$ini" m2p || BAIL_OUT "the task did not get in sync"
 
+validated() {
+	[[ $(jq_status "$ini" '[.tasks[] | select(.name == "m2p") | .tables[] | .validation.state == "equal"] | all') == true ]]
+}
+ok "the validate worker (validation = yes) finds every table equal" wait_until 60 validated ||
+	diag "$(jq_status "$ini" '.tasks[].tables[] | {name, validation}' -c)"
 out=$TEST_TMP/m2p-equal.json
 fctl -c "$ini" validate m2p --json >"$out" 2>"$TEST_TMP/m2p-equal.err"
 is "$?" 0 "an equal copy of every type is equal (exit 0)" || diag "$(cat "$TEST_TMP/m2p-equal.err")" \
@@ -243,5 +249,32 @@ is "$(jq -c '.tables[] | select(.table == "\"public\".\"big\"") | [.rows_differi
 is "$(jq -c '.tables[] | select(.table == "\"public\".\"nokey\"") | [.result, .rows_missing, .rows_extra]' "$out")" \
 	'["different",0,1]' "the table without a key: one extra row"
 kill -TERM "$p2m_pid" && wait "$p2m_pid"
+
+# ---- MariaDB -> MariaDB: hashed on the server, compared once (no ferryd) --------------------------
+_my_admin my "CREATE TABLE back.typed LIKE app.typed; INSERT INTO back.typed SELECT * FROM app.typed;
+	CREATE TABLE back.big LIKE app.big; INSERT INTO back.big SELECT * FROM app.big;
+	CREATE TABLE back.nokey LIKE app.nokey; INSERT INTO back.nokey SELECT * FROM app.nokey;" ||
+	BAIL_OUT "cannot copy the tables"
+ini3=$TEST_TMP/m2m.ini
+write_ferry_ini "$ini3"
+ini_endpoint "$ini3" mysrc my
+ini_endpoint "$ini3" mydst my dbname=back
+ini_task "$ini3" m2m mysrc mydst 'rename_schema=app:back'
+out=$TEST_TMP/m2m-equal.json
+fctl -c "$ini3" validate m2m --json >"$out" 2>"$TEST_TMP/m2m.err"
+is "$?" 0 "MariaDB -> MariaDB: an equal copy is equal (exit 0)" || diag "$(cat "$TEST_TMP/m2m.err")" "$(cat "$out")"
+is "$(jq -r '[.live, .tables_equal] | @csv' "$out")" false,3 "compared once, every table equal"
+MYDATABASE=back my_sql my "UPDATE typed SET i = i + 1 WHERE id = 3; UPDATE typed SET bl = 'x' WHERE id = 9;
+	DELETE FROM typed WHERE id = 20; INSERT INTO typed (id) VALUES (1000);
+	UPDATE big SET pad = 'changed' WHERE id = 25000; INSERT INTO nokey VALUES (99, 'extra');" ||
+	BAIL_OUT "cannot plant the differences"
+out=$TEST_TMP/m2m-diff.json
+fctl -c "$ini3" validate m2m --json >"$out" 2>"$TEST_TMP/m2m.err"
+is "$?" 1 "MariaDB -> MariaDB: planted differences: exit 1" || diag "$(cat "$TEST_TMP/m2m.err")"
+is "$(jq -c '[.tables[] | .differences[] | [.kind, .key.id, .column]] | sort' "$out")" \
+	'[["changed","25000","pad"],["changed","3","i"],["changed","9","bl"],["extra","1000",null],["missing","20",null]]' \
+	"each difference is found and named"
+is "$(jq -c '.tables[] | select(.table == "\"app\".\"nokey\"") | [.rows_missing, .rows_extra]' "$out")" '[0,1]' \
+	"the table without a key: one extra row"
 
 done_testing
