@@ -2,13 +2,16 @@
  * before the applications move to the target, and a go/no-go report.
  *   1. the task is streaming (phase cdc; a full-load task: finished), every table in sync;
  *   2. --wait-for-quiet: the source shows no writes for QUIET_MS (no captured change of
- *      the task's tables, no transaction holding a transaction id in the database);
+ *      the task's tables, no transaction holding a transaction id in the database; a
+ *      MySQL source: a binlog position that stays put);
  *   3. lag zero: a marker is written to the source's log (pg_logical_emit_message: an
- *      idle source's stream otherwise need not move past its last commit) and the target
- *      must hold every change before it (the task's applied_position);
+ *      idle source's stream otherwise need not move past its last commit; a MySQL
+ *      source's current binlog position, which its heartbeats carry the stream to) and
+ *      the target must hold every change before it (the task's applied_position);
  *   4. every sequence owned by a migrated column (serial, identity) is set on the target
  *      past the migrated maximum: the larger of the source's last_value and the target
- *      column's maximum;
+ *      column's maximum; with MySQL on a side, AUTO_INCREMENT counters and the identity
+ *      sequences of AUTO_INCREMENT columns likewise (ferryctl_db_counters.c);
  *   5. a final validation of every table.
  * Go when all of that holds. Exit status: 0 go, 1 no-go, 2 error. */
 #include <inttypes.h>
