@@ -2,13 +2,16 @@
  * before the applications move to the target, and a go/no-go report.
  *   1. the task is streaming (phase cdc; a full-load task: finished), every table in sync;
  *   2. --wait-for-quiet: the source shows no writes for QUIET_MS (no captured change of
- *      the task's tables, no transaction holding a transaction id in the database);
+ *      the task's tables, no transaction holding a transaction id in the database; a
+ *      MySQL source: a binlog position that stays put);
  *   3. lag zero: a marker is written to the source's log (pg_logical_emit_message: an
- *      idle source's stream otherwise need not move past its last commit) and the target
- *      must hold every change before it (the task's applied_position);
+ *      idle source's stream otherwise need not move past its last commit; a MySQL
+ *      source's current binlog position, which its heartbeats carry the stream to) and
+ *      the target must hold every change before it (the task's applied_position);
  *   4. every sequence owned by a migrated column (serial, identity) is set on the target
  *      past the migrated maximum: the larger of the source's last_value and the target
- *      column's maximum;
+ *      column's maximum; with MySQL on a side, AUTO_INCREMENT counters and the identity
+ *      sequences of AUTO_INCREMENT columns likewise (ferryctl_db_counters.c);
  *   5. a final validation of every table.
  * Go when all of that holds. Exit status: 0 go, 1 no-go, 2 error. */
 #include <inttypes.h>
@@ -20,20 +23,13 @@
 #include "supervisor/ferryctl_db_int.h"
 #include "workers/pg_catalog.h"
 #include "workers/pg_ddl.h"
+#include "workers/my_validate.h"
 #include "workers/pg_validate.h"
 
 #define QUIET_MS 5000
 #define DEFAULT_TIMEOUT_S 300
 
 int fc_cutover_main(fc_ctx *c, int argc, char **argv);
-
-typedef struct seq_result {
-	char *name;       /* "schema"."sequence" on the source */
-	char *column;     /* "schema"."table".column */
-	int64_t source_last;
-	char *set_to;     /* the value setval set; NULL when it failed */
-	char *error;
-} seq_result;
 
 typedef struct cutover {
 	fc_ctx *c;
@@ -46,10 +42,11 @@ typedef struct cutover {
 	int n_reasons;
 	bool quiet;
 	uint64_t quiet_ms;
+	uint64_t binlog_seen; /* MySQL source: the binlog position at the last look */
 	bool lag_zero, lag_applies;
 	uint64_t marker, applied;
 	double lag_wait_s;
-	seq_result *seqs;
+	fc_counter *seqs;
 	int n_seqs;
 	fc_validation v;
 	bool validated;
@@ -70,6 +67,18 @@ static void no_go(cutover *cu, const char *fmt, ...)
 
 static PGconn *src_conn(cutover *cu) { return cu->pool.ep[VD_SOURCE][0]->pg; }
 static PGconn *dst_conn(cutover *cu) { return cu->pool.ep[VD_TARGET][0]->pg; }
+static MYSQL *src_my(cutover *cu) { return cu->pool.ep[VD_SOURCE][0]->mysql; }
+static bool my_source(const cutover *cu) { return cu->pool.ep[VD_SOURCE][0]->engine == ENGINE_MYSQL; }
+
+/* A source position as operators read it: a PostgreSQL LSN, or binlog file and offset. */
+static const char *pos_text(const cutover *cu, uint64_t pos, char *buf, size_t size)
+{
+	if (my_source(cu))
+		snprintf(buf, size, "binlog file %u offset %u", (unsigned)(pos >> 32), (unsigned)pos);
+	else
+		snprintf(buf, size, "%X/%X", (unsigned)(pos >> 32), (unsigned)pos);
+	return buf;
+}
 
 /* One value of a one-row query, malloc'd; NULL on failure (err set). */
 static char *query_value(PGconn *conn, const char *sql, char *err, size_t errlen)
@@ -118,17 +127,38 @@ static const char writers_sql[] =
 	"SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database()"
 	" AND backend_xid IS NOT NULL AND pid <> pg_catalog.pg_backend_pid()";
 
-/* Writes seen now: transactions holding an xid, or changes captured since last time. */
+/* A MySQL source wrote since the last look: its binlog moved (any write of any table
+ * goes there; reading transactions in progress needs the PROCESS privilege). */
+static int binlog_moved(cutover *cu, bool *seen)
+{
+	char err[512];
+	uint64_t pos;
+	if (my_vd_current_position(src_my(cu), &pos, err, sizeof err) < 0) {
+		fprintf(stderr, "ferryctl: source: %s\n", err);
+		return -1;
+	}
+	*seen = cu->binlog_seen != 0 && pos != cu->binlog_seen;
+	cu->binlog_seen = pos;
+	return 0;
+}
+
+/* Writes seen now: transactions holding an xid (PostgreSQL) or a binlog that moved
+ * (MySQL), or changes captured since last time. */
 static int writes_seen(cutover *cu, double *captured, bool *seen)
 {
 	char err[512];
-	char *writers = query_value(src_conn(cu), writers_sql, err, sizeof err);
-	if (writers == NULL) {
-		fprintf(stderr, "ferryctl: source: reading pg_stat_activity: %s\n", err);
-		return -1;
+	if (my_source(cu)) {
+		if (binlog_moved(cu, seen) < 0)
+			return -1;
+	} else {
+		char *writers = query_value(src_conn(cu), writers_sql, err, sizeof err);
+		if (writers == NULL) {
+			fprintf(stderr, "ferryctl: source: reading pg_stat_activity: %s\n", err);
+			return -1;
+		}
+		*seen = atoi(writers) > 0;
+		free(writers);
 	}
-	*seen = atoi(writers) > 0;
-	free(writers);
 	if (cu->lag_applies && fc_refresh_status(cu->c, err, sizeof err) == 0) {
 		double now = json_get_number(cu->c->task_status, "changes_captured", 0);
 		*seen |= now != *captured;
@@ -164,18 +194,32 @@ static int wait_quiet(cutover *cu)
 
 /* ---- 3. lag ------------------------------------------------------------------------ */
 
-static int wait_lag(cutover *cu)
+/* The position the target must reach: a marker written to PostgreSQL's WAL, or a MySQL
+ * source's current binlog position (its stream reaches it with the heartbeats). */
+static int take_marker(cutover *cu)
 {
 	char err[512];
+	if (my_source(cu)) {
+		if (my_vd_current_position(src_my(cu), &cu->marker, err, sizeof err) == 0)
+			return 0;
+		fprintf(stderr, "ferryctl: source: %s\n", err);
+		return -1;
+	}
 	char *marker = query_value(src_conn(cu),
 				   "SELECT pg_catalog.pg_logical_emit_message(false, 'ferry', 'cutover')::text", err,
 				   sizeof err);
-	if (marker == NULL || pg_vd_parse_lsn(marker, &cu->marker) < 0) {
+	int rc = marker && pg_vd_parse_lsn(marker, &cu->marker) == 0 ? 0 : -1;
+	if (rc < 0)
 		fprintf(stderr, "ferryctl: source: writing the cutover marker: %s\n", marker ? marker : err);
-		free(marker);
-		return -1;
-	}
 	free(marker);
+	return rc;
+}
+
+static int wait_lag(cutover *cu)
+{
+	char err[512];
+	if (take_marker(cu) < 0)
+		return -1;
 	uint64_t start = fc_now_ms();
 	while (!fc_interrupted()) {
 		uint64_t pos = 0;
@@ -193,16 +237,17 @@ static int wait_lag(cutover *cu)
 		fc_sleep_ms(200);
 	}
 	cu->lag_wait_s = (double)(fc_now_ms() - start) / 1000.0;
+	char a[64], m[64];
 	if (!cu->lag_zero)
-		no_go(cu, "lag: the target holds the changes before %X/%X, the source is at %X/%X (%" PRIu64
-			  " bytes behind) after %.0f s", (unsigned)(cu->applied >> 32), (unsigned)cu->applied,
-		      (unsigned)(cu->marker >> 32), (unsigned)cu->marker, cu->marker - cu->applied, cu->lag_wait_s);
+		no_go(cu, "lag: the target holds the changes before %s, the source is at %s (%" PRIu64
+			  " bytes behind) after %.0f s", pos_text(cu, cu->applied, a, sizeof a),
+		      pos_text(cu, cu->marker, m, sizeof m), cu->marker - cu->applied, cu->lag_wait_s);
 	return 0;
 }
 
 /* ---- 4. sequences ------------------------------------------------------------------ */
 
-static void set_one(cutover *cu, int i, const catalog_sequence *seq, seq_result *out)
+static void set_one(cutover *cu, int i, const catalog_sequence *seq, fc_counter *out)
 {
 	const catalog_table *ct = cu->vt.cat[i];
 	char name[512], *err = NULL;
@@ -261,17 +306,18 @@ static void report_text(const cutover *cu)
 		printf("  no-go: %s\n", cu->reasons[i]);
 	if (cu->wait_quiet)
 		printf("  quiet: %s\n", cu->quiet ? "the source had no writes for 5 s" : "not reached");
+	char a[64], m[64];
 	if (cu->lag_applies)
-		printf("  lag: %s (target holds the changes before %X/%X, marker at %X/%X; waited %.1f s)\n",
-		       cu->lag_zero ? "zero" : "not zero", (unsigned)(cu->applied >> 32), (unsigned)cu->applied,
-		       (unsigned)(cu->marker >> 32), (unsigned)cu->marker, cu->lag_wait_s);
-	printf("  sequences: %d set\n", cu->n_seqs);
+		printf("  lag: %s (target holds the changes before %s, marker at %s; waited %.1f s)\n",
+		       cu->lag_zero ? "zero" : "not zero", pos_text(cu, cu->applied, a, sizeof a),
+		       pos_text(cu, cu->marker, m, sizeof m), cu->lag_wait_s);
+	printf("  sequences and AUTO_INCREMENT counters: %d set\n", cu->n_seqs);
 	for (int i = 0; i < cu->n_seqs; i++) {
-		const seq_result *s = &cu->seqs[i];
+		const fc_counter *s = &cu->seqs[i];
 		if (s->error)
 			printf("    %s (%s): failed: %s\n", s->name, s->column, s->error);
 		else
-			printf("    %s (%s): source last_value %" PRId64 ", target set to %s\n", s->name, s->column,
+			printf("    %s (%s): source last value %" PRId64 ", target set to %s\n", s->name, s->column,
 			       s->source_last, s->set_to);
 	}
 	if (cu->validated)
@@ -312,7 +358,7 @@ static void report_json(cutover *cu)
 	json_key(&jb, "sequences");
 	json_array_begin(&jb);
 	for (int i = 0; i < cu->n_seqs; i++) {
-		const seq_result *s = &cu->seqs[i];
+		const fc_counter *s = &cu->seqs[i];
 		json_object_begin(&jb);
 		json_member_string(&jb, "sequence", s->name);
 		json_member_string(&jb, "column", s->column);
@@ -390,8 +436,14 @@ static int run(cutover *cu)
 		return -1;
 	if (cu->lag_applies && wait_lag(cu) < 0)
 		return -1;
-	if (fc_interrupted() || set_sequences(cu) < 0)
+	if (fc_interrupted())
 		return -1;
+	bool pg_pair = !my_source(cu) && cu->pool.ep[VD_TARGET][0]->engine == ENGINE_POSTGRESQL;
+	if ((pg_pair ? set_sequences(cu) : fc_counters_mysql(&cu->pool, &cu->vt, &cu->seqs, &cu->n_seqs)) < 0)
+		return -1;
+	for (int i = 0; !pg_pair && i < cu->n_seqs; i++)
+		if (cu->seqs[i].error)
+			no_go(cu, "%s: %s", cu->seqs[i].name ? cu->seqs[i].name : "?", cu->seqs[i].error);
 	int vrc = fc_validate_task(c, NULL, 2, 100, &cu->v);
 	cu->validated = true; /* freed at the end whatever it returned */
 	if (vrc < 0)
@@ -422,12 +474,8 @@ int fc_cutover_main(fc_ctx *c, int argc, char **argv)
 	int code = rc < 0 ? FC_EXIT_ERROR : cu.n_reasons == 0 ? FC_EXIT_OK : FC_EXIT_NOT_OK;
 	for (int i = 0; i < cu.n_reasons; i++)
 		free(cu.reasons[i]);
-	for (int i = 0; i < cu.n_seqs; i++) {
-		free(cu.seqs[i].name);
-		free(cu.seqs[i].column);
-		free(cu.seqs[i].set_to);
-		free(cu.seqs[i].error);
-	}
+	for (int i = 0; i < cu.n_seqs; i++)
+		fc_counter_free(&cu.seqs[i]);
 	free(cu.seqs);
 	if (cu.validated)
 		fc_validation_free(&cu.v);

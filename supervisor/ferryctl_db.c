@@ -98,10 +98,9 @@ int fc_pick_task(fc_ctx *c, const char *name)
 int fc_check_pair(const fc_ctx *c, const task_config *task)
 {
 	(void)c;
-	if (pg_task_is_pg_to_pg(task))
+	if (vd_task_pair_supported(task))
 		return 0;
-	fprintf(stderr, "ferryctl: task %s: validation of this engine pair is not available yet (only PostgreSQL -> "
-			"PostgreSQL)\n", task->name);
+	fprintf(stderr, "ferryctl: task %s: validation of this engine pair is not available\n", task->name);
 	return -1;
 }
 

@@ -31,7 +31,7 @@ int fc_load(fc_ctx *c, const char *config_path);
 void fc_free(fc_ctx *c);
 /* Picks the task: named, or the only one. 0, or -1 after printing why. */
 int fc_pick_task(fc_ctx *c, const char *name);
-/* The task is one validation handles (both endpoints PostgreSQL). 0, or -1 printed. */
+/* The task is one validation handles (vd_task_pair_supported). 0, or -1 printed. */
 int fc_check_pair(const fc_ctx *c, const task_config *task);
 
 /* Asks ferryd for its status. 0 with c->status (and c->task_status for c->task), 1 when
@@ -49,6 +49,23 @@ bool fc_interrupted(void);
 /* Sleeps ms (a signal ends it early). */
 void fc_sleep_ms(int ms);
 uint64_t fc_now_ms(void);
+
+/* A sequence or AUTO_INCREMENT counter cutover set on the target. */
+typedef struct fc_counter {
+	char *name;       /* "schema"."sequence", or the target table's label for AUTO_INCREMENT */
+	char *column;     /* "schema"."table".column (source) */
+	int64_t source_last; /* the source's last value (sequence last_value, AUTO_INCREMENT - 1) */
+	char *set_to;     /* the value set: setval's, or the table's next AUTO_INCREMENT; NULL when it failed */
+	char *error;
+} fc_counter;
+
+/* The counters of a task with MySQL on a side (ferryctl_db_counters.c): a MySQL target's
+ * AUTO_INCREMENT set past the larger of the migrated maximum and the source's counter
+ * (ALTER TABLE ... AUTO_INCREMENT), a PostgreSQL target's identity sequence of a MySQL
+ * AUTO_INCREMENT column likewise (setval). Appended to *list (n, grown). 0, or -1 when
+ * memory runs out; failures are in each counter's error. */
+int fc_counters_mysql(vd_pg_pool *pool, const vd_pg_task *vt, fc_counter **list, int *n);
+void fc_counter_free(fc_counter *c);
 
 /* A task's validation: one result per table (skipped ones included). */
 typedef struct fc_validation {

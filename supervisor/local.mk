@@ -36,4 +36,4 @@ dist_noinst_DATA += doc/status.md doc/metrics.md doc/assess.md
 # -- ferryctl validate and cutover (they run in ferryctl's process)
 libferry_a_SOURCES += supervisor/control_client.c supervisor/control_client.h
 ferryctl_SOURCES += supervisor/ferryctl_db.c supervisor/ferryctl_db.h supervisor/ferryctl_db_int.h \
-	supervisor/ferryctl_validate.c supervisor/ferryctl_cutover.c
+	supervisor/ferryctl_validate.c supervisor/ferryctl_cutover.c supervisor/ferryctl_db_counters.c

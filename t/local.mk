@@ -152,3 +152,9 @@ UNIT_TESTS += t/unit/check_my_apply
 t_unit_check_my_apply_SOURCES = t/unit/check_my_apply.c
 t_unit_check_my_apply_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_my_apply_LDADD = $(UNIT_LDADD) -lm
+# validation and cutover with MySQL/MariaDB (both heterogeneous pairs)
+INTEGRATION_TESTS += t/integration/230_validate_mysql.sh
+UNIT_TESTS += t/unit/check_validate_canon
+t_unit_check_validate_canon_SOURCES = t/unit/check_validate_canon.c
+t_unit_check_validate_canon_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_validate_canon_LDADD = $(UNIT_LDADD)

@@ -24,7 +24,9 @@ libferry_a_SOURCES += workers/validate_model.c workers/validate_model.h workers/
 	workers/validate_rows.c workers/validate_rows.h workers/validate_report.c workers/validate_report.h \
 	workers/validate_int.h workers/validate_run.c workers/validate_table.c workers/validate_table.h \
 	workers/validate_leaf.c workers/pg_validate.c workers/pg_validate.h \
-	workers/pg_validate_task.c workers/pg_validate_task.h
+	workers/pg_validate_task.c workers/pg_validate_task.h \
+	workers/validate_canon.c workers/validate_canon_json.c workers/validate_canon.h \
+	workers/validate_client.c workers/validate_client.h workers/my_validate.c workers/my_validate.h
 EXTRA_DIST += doc/validate.md
 libferry_a_SOURCES += workers/my_ddl.c workers/my_ddl.h workers/my_out.c workers/my_out.h workers/my_target.c workers/my_target.h
 libferry_a_SOURCES += workers/my_infile.c workers/my_infile.h workers/my_infile_pg.c workers/my_infile_meta.c workers/my_apply.c workers/my_apply.h workers/my_apply_int.h workers/my_apply_sql.c workers/target.h workers/target_pg.c workers/target_my.c

@@ -33,6 +33,18 @@ static void append_col(strbuf *sb, const vd_table *t, vd_side side, int col)
 	sql_append_pg_ident(sb, t->cols[side][col]);
 }
 
+/* A value column as the comparison reads it: an array compared with MySQL's JSON it
+ * became is read as JSON (validate_canon.h). */
+static void append_value_col(strbuf *sb, const vd_table *t, vd_side side, int col)
+{
+	bool json = t->canon && t->canon[col] == VD_CANON_ARRAY;
+	if (json)
+		strbuf_append(sb, "pg_catalog.to_jsonb(");
+	append_col(sb, t, side, col);
+	if (json)
+		strbuf_append(sb, ")::text");
+}
+
 static void append_key_col(strbuf *sb, const vd_table *t, vd_side side, int k)
 {
 	append_col(sb, t, side, t->key[k]);
@@ -145,7 +157,10 @@ static void build_rows(const vd_request *req, strbuf *sb)
 	for (int i = 0; i < n; i++) {
 		if (i)
 			strbuf_append(sb, ", ");
-		append_col(sb, t, req->side, versions ? t->key[i] : i);
+		if (versions)
+			append_col(sb, t, req->side, t->key[i]);
+		else
+			append_value_col(sb, t, req->side, i);
 	}
 	append_from(sb, t, req->side);
 	append_where(sb, req);

@@ -5,7 +5,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/my_catalog.h"
+#include "workers/my_validate.h"
 #include "workers/pg_validate.h"
+#include "workers/validate_client.h"
+
+bool vd_task_pair_supported(const task_config *task)
+{
+	return task->source_ep != NULL && task->target_ep != NULL;
+}
+
+static bool mixed_pair(const task_config *task)
+{
+	return task->source_ep->engine != task->target_ep->engine;
+}
+
+/* The engine's validation connection over ep, wrapped for a pair of different engines. */
+static int lane_open(vd_pg_pool *p, int s, int i, bool mixed, char *message, size_t size)
+{
+	endpoint_conn *ep = p->ep[s][i];
+	bool my = ep->engine == ENGINE_MYSQL;
+	void *impl = my ? my_vd_conn_new(ep->mysql, message, size) : pg_vd_conn_new(ep->pg, message, size);
+	if (impl == NULL)
+		return -1;
+	vd_conn conn = {.ops = my ? &my_vd_ops : &pg_vd_ops, .impl = impl};
+	void (*free_fn)(void *) = my ? my_vd_conn_free : pg_vd_conn_free;
+	if (mixed) {
+		impl = vd_client_new(conn, free_fn);
+		if (impl == NULL) {
+			snprintf(message, size, "out of memory");
+			return -1;
+		}
+		conn = (vd_conn){.ops = &vd_client_ops, .impl = impl};
+		free_fn = vd_client_free;
+	}
+	p->pool.conns[s][i] = conn;
+	p->free_impl[s][i] = free_fn;
+	p->pool.n[s]++;
+	return 0;
+}
 
 endpoint_result vd_pg_pool_open(vd_pg_pool *p, const task_config *task, int lanes, const char *app_name,
 				const vd_env *env, char *message, size_t size)
@@ -23,11 +61,8 @@ endpoint_result vd_pg_pool_open(vd_pg_pool *p, const task_config *task, int lane
 			endpoint_result r = endpoint_connect(ep, role, app_name, &p->ep[s][i], message, size);
 			if (r != ENDPOINT_OK)
 				return r;
-			void *impl = pg_vd_conn_new(p->ep[s][i]->pg, message, size);
-			if (impl == NULL)
+			if (lane_open(p, s, i, mixed_pair(task), message, size) < 0)
 				return ENDPOINT_TRANSIENT;
-			p->pool.conns[s][i] = (vd_conn){.ops = &pg_vd_ops, .impl = impl};
-			p->pool.n[s]++;
 		}
 	}
 	return ENDPOINT_OK;
@@ -37,7 +72,8 @@ void vd_pg_pool_close(vd_pg_pool *p)
 {
 	for (int s = 0; s < 2; s++) {
 		for (int i = 0; i < VD_MAX_LANES; i++) {
-			pg_vd_conn_free(p->pool.conns[s][i].impl);
+			if (p->free_impl[s][i])
+				p->free_impl[s][i](p->pool.conns[s][i].impl);
 			if (p->ep[s][i])
 				endpoint_close(p->ep[s][i]);
 		}
@@ -110,11 +146,35 @@ static int fill_key(const catalog_table *ct, vd_table *t, const int *selected_of
 	}
 	t->n_key = ct->n_key_columns;
 	catalog_type_class cls = t->n_key == 1 ? ct->columns[ct->key_columns[0]].type.cls : CATALOG_TYPE_OTHER;
-	t->int_key = cls == CATALOG_TYPE_INT2 || cls == CATALOG_TYPE_INT4 || cls == CATALOG_TYPE_INT8;
+	/* BIGINT UNSIGNED may pass int64: cut by sampled keys instead */
+	t->int_key = cls == CATALOG_TYPE_INT1 || cls == CATALOG_TYPE_INT2 || cls == CATALOG_TYPE_INT3 ||
+		     cls == CATALOG_TYPE_INT4 || cls == CATALOG_TYPE_INT8 || cls == CATALOG_TYPE_UINT1 ||
+		     cls == CATALOG_TYPE_UINT2 || cls == CATALOG_TYPE_UINT3 || cls == CATALOG_TYPE_UINT4;
 	return 0;
 }
 
-static int build_table(vd_pg_task *vt, int i, vd_table *t, bool collations_differ)
+/* A pair with MySQL: each selected column's canonical kind, and how each side prints. */
+static int fill_canon(const task_config *task, const catalog_table *ct, const int *selected_of, vd_table *t)
+{
+	t->engine[VD_SOURCE] = task->source_ep->engine;
+	t->engine[VD_TARGET] = task->target_ep->engine;
+	if (t->engine[VD_SOURCE] == ENGINE_POSTGRESQL && t->engine[VD_TARGET] == ENGINE_POSTGRESQL)
+		return 0;
+	t->canon = calloc((size_t)t->n_cols + 1, sizeof *t->canon);
+	if (t->canon == NULL)
+		return -1;
+	for (int c = 0; c < ct->n_columns; c++)
+		if (selected_of[c] >= 0)
+			t->canon[selected_of[c]] = vd_canon_kind_of(ct->columns[c].type.cls);
+	t->client_hash = t->engine[VD_SOURCE] != t->engine[VD_TARGET];
+	for (int s = 0; s < 2; s++)
+		t->canon_side[s] = (vd_canon_side){.engine = t->engine[s],
+						   .mysql_source = s == VD_SOURCE && t->engine[s] == ENGINE_MYSQL,
+						   .invalid = task->invalid_values};
+	return 0;
+}
+
+static int build_table(vd_pg_task *vt, const task_config *task, int i, vd_table *t, bool collations_differ)
 {
 	const catalog_table *ct = vt->tt.cat->tables[i];
 	const char *schema, *name;
@@ -136,20 +196,37 @@ static int build_table(vd_pg_task *vt, int i, vd_table *t, bool collations_diffe
 	int rc = selected_of ? fill_columns(vt, ct, t, selected_of) : -1;
 	if (rc == 0 && ct->key_kind != CATALOG_KEY_NONE)
 		rc = fill_key(ct, t, selected_of, collations_differ);
+	if (rc == 0)
+		rc = fill_canon(task, ct, selected_of, t);
 	free(selected_of);
 	return rc;
+}
+
+/* The MySQL source's catalog of the tables keep() selects (the endpoint's database). */
+static int read_my_catalog(void *arg, const task_config *task, bool (*keep)(void *, const char *, const char *),
+			   void *keep_arg, catalog **out, char **err)
+{
+	my_catalog_filter f = {.database = task->source_ep->dbname, .keep_table = keep, .arg = keep_arg};
+	return my_catalog_read(arg, &f, out, err);
 }
 
 int vd_pg_task_read(vd_pg_pool *p, const task_config *task, vd_pg_task *out, char **err)
 {
 	memset(out, 0, sizeof *out);
-	PGconn *src = p->ep[VD_SOURCE][0]->pg, *dst = p->ep[VD_TARGET][0]->pg;
-	if (pg_task_tables_read(src, task, &out->tt, err) < 0)
+	endpoint_conn *src = p->ep[VD_SOURCE][0], *dst = p->ep[VD_TARGET][0];
+	bool my_source = src->engine == ENGINE_MYSQL;
+	if ((my_source ? pg_task_tables_read_with(task, read_my_catalog, src->mysql, &out->tt, err)
+		       : pg_task_tables_read(src->pg, task, &out->tt, err)) < 0)
 		return -1;
-	char *cs = default_collation(src), *ct = default_collation(dst);
-	bool differ = cs == NULL || ct == NULL || strcmp(cs, ct) != 0;
-	free(cs);
-	free(ct);
+	/* MySQL's collations order text unlike PostgreSQL's, and each column may have its
+	 * own: with MySQL on either side, text keys compare bytewise */
+	bool differ = true;
+	if (!my_source && dst->engine == ENGINE_POSTGRESQL) {
+		char *cs = default_collation(src->pg), *ct = default_collation(dst->pg);
+		differ = cs == NULL || ct == NULL || strcmp(cs, ct) != 0;
+		free(cs);
+		free(ct);
+	}
 	int n_all = out->tt.cat->n_tables;
 	out->tables = calloc((size_t)n_all + 1, sizeof *out->tables);
 	out->cat = calloc((size_t)n_all + 1, sizeof *out->cat);
@@ -158,7 +235,7 @@ int vd_pg_task_read(vd_pg_pool *p, const task_config *task, vd_pg_task *out, cha
 		if (!pg_task_table_selected(&out->tt, i))
 			continue;
 		out->cat[out->n] = out->tt.cat->tables[i];
-		rc = build_table(out, i, &out->tables[out->n], differ);
+		rc = build_table(out, task, i, &out->tables[out->n], differ);
 		out->n++;
 	}
 	if (rc < 0) {

@@ -6,7 +6,7 @@
  * table at a time: a background check should not compete with the migration.
  *
  * A full-load task's worker exits once every table is checked, so the task can finish.
- * PostgreSQL -> PostgreSQL only; other pairs keep the connect-and-wait behaviour. */
+ * Every engine pair (workers/pg_validate_task.h picks the engines). */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -247,7 +247,7 @@ static void cleanup(validate_proc *vp)
 
 int validate_main(worker_context *ctx)
 {
-	if (!pg_task_is_pg_to_pg(ctx->task))
+	if (!vd_task_pair_supported(ctx->task))
 		return worker_idle_main(ctx, WORKER_USES_SOURCE | WORKER_USES_TARGET);
 	task_shm *shm = taskstate_for_task(pg_task_index(ctx));
 	if (shm == NULL)

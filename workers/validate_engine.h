@@ -1,4 +1,5 @@
-/* Validation: what an engine provides (PostgreSQL: pg_validate.c), and the pools of
+/* Validation: what an engine provides (PostgreSQL: pg_validate.c, MySQL/MariaDB:
+ * my_validate.c; a pair of different engines through validate_client.c), and the pools of
  * connections the comparison runs its requests on, several at once.
  *
  * The comparison never writes SQL: it asks a connection for one of a few requests over a
@@ -19,7 +20,8 @@
  *   NUDGE     position: writes a marker to the source's log (so an idle source's change
  *             stream moves past it) and returns the position after it
  * "version" (source only) changes whenever the row is written: PostgreSQL reads the row
- * version's identity (tableoid, ctid, xmin).
+ * version's identity (tableoid, ctid, xmin); MySQL, which keeps none, the MD5 of the
+ * row's text (changes whenever the content does).
  * with_position (source): the answer also carries the source log position taken in the
  * same snapshot as the data, after the snapshot: every change the data shows lies
  * before it. */

@@ -22,6 +22,7 @@ void vd_table_free(vd_table *t)
 	free(t->key);
 	free(t->key_collate_c);
 	free(t->filter);
+	free(t->canon);
 	memset(t, 0, sizeof *t);
 }
 

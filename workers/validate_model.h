@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "workers/validate_canon.h"
+
 typedef enum vd_side { VD_SOURCE = 0, VD_TARGET = 1 } vd_side;
 
 /* One table to compare. Owns every string and array (vd_table_free). */
@@ -30,6 +32,10 @@ typedef struct vd_table {
 	bool int_key;       /* one integer key column: ranges split by value */
 	char *filter;       /* source rows meet this (filter rule, source dialect); NULL = all */
 	int64_t est_rows;   /* source estimate; < 0 unknown */
+	engine_kind engine[2];       /* [side] */
+	vd_canon_kind *canon;        /* [i]: column i's kind (validate_canon.h); NULL = PostgreSQL pair */
+	bool client_hash;            /* engines differ: rows hashed on the client, values canonical */
+	vd_canon_side canon_side[2]; /* how each side prints (client_hash) */
 } vd_table;
 
 void vd_table_free(vd_table *t);
