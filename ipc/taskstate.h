@@ -38,6 +38,7 @@
 #define TASKSTATE_ERROR_MAX 256
 #define TASKSTATE_SNAPSHOT_MAX 64
 #define TASKSTATE_MAX_XIP 64
+#define TASKSTATE_TOUCH_WORDS 8  /* 512 key buckets per table for validation's re-checks */
 
 /* Table states, as `ferryctl status --json` names them (DESIGN.md). */
 typedef enum table_state {
@@ -100,6 +101,17 @@ typedef struct taskstate_table {
 	_Atomic int64_t rows_validated;       /* rows compared in the last full pass */
 	_Atomic int64_t rows_differing;       /* rows that still differ after re-checks */
 	_Atomic int64_t validated_at_us;      /* end of the last full pass, µs since 1970; 0 never */
+	/* The keys CDC touched since the validate worker last took them, so it re-checks
+	 * those key ranges only (a table with a one-column integer key). The validate worker
+	 * sets touch_lo and touch_step, then touch_on; apply sets bit (key - lo) / step of
+	 * touched (keys outside land in the first or the last bucket), or touched_all when it
+	 * cannot place a change (another key type, TRUNCATE). The validate worker takes both
+	 * with atomic exchanges. */
+	_Atomic int32_t touch_on;
+	_Atomic int32_t touched_all;
+	_Atomic int64_t touch_lo;
+	_Atomic int64_t touch_step;
+	_Atomic uint64_t touched[TASKSTATE_TOUCH_WORDS];
 } taskstate_table;
 
 /* A table's validation, as status names it. */

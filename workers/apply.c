@@ -29,6 +29,7 @@
 #include "common/exitcode.h"
 #include "common/log.h"
 #include "ipc/record.h"
+#include "workers/apply_touch.h"
 #include "workers/idle.h"
 #include "workers/pg_task.h"
 #include "workers/target.h"
@@ -52,6 +53,7 @@ typedef struct apply_proc {
 	uint64_t *pending;          /* [table * 4 + op - 1]: changes fed since the last commit */
 	uint64_t batch_started_ms;  /* when the open batch got its first change; 0 none */
 	bool commit_deferred;       /* a flush waits for the open source transaction's COMMIT */
+	apply_touch touch;          /* keys CDC touched, for validation's re-checks */
 } apply_proc;
 
 static int check_signals(apply_proc *ap, int64_t wait_ms)
@@ -207,6 +209,7 @@ static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 	/* Counted for status once committed; records the engine skipped are not. */
 	if (change && position > skip_upto)
 		ap->pending[(id - 1) * 4 + (p[0] - RECORD_OP_INSERT)]++;
+	apply_touch_note(&ap->touch, ap->ts, change ? id : 0, data, len);
 	if (ap->batch_started_ms == 0 && ap->ops->apply_pending(ap->a) > 0)
 		ap->batch_started_ms = worker_now_ms();
 	/* A deferred flush commits with the transaction's COMMIT record. */
@@ -292,7 +295,7 @@ static int open_all(apply_proc *ap)
 		return fail_apply(ap, err);
 	atomic_store(&ap->ts->apply_committed[ap->n], ap->ops->apply_position(ap->a));
 	ap->pending = calloc(((size_t)ap->ts->n_tables + 1) * 4, sizeof *ap->pending);
-	if (ap->pending == NULL)
+	if (ap->pending == NULL || apply_touch_init(&ap->touch, ap->ts->n_tables) < 0)
 		return pg_task_fail(ap->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
 	for (int k = 0; k < ap->ts->n_tables; k++) {
 		uint64_t until = atomic_load(&ap->ts->tables[k].finish_position);
@@ -360,6 +363,7 @@ int apply_main(worker_context *ctx)
 	if (ap.a)
 		ap.ops->apply_close(ap.a);
 	free(ap.pending);
+	apply_touch_free(&ap.touch);
 	if (ap.target)
 		endpoint_close(ap.target);
 	if (rc == PG_TASK_FINISHED)

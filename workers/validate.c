@@ -1,7 +1,8 @@
 /* validate (validation = yes): compares each table of the task once it is in sync, then
  * again whenever CDC has changed it (its changes_applied moved), at most once per
- * validation_interval. Results go to the task state (status shows them) and every
- * difference to this worker's log. Comparisons run against the live target like
+ * validation_interval: with one integer key only the key ranges CDC touched (apply marks
+ * them, workers/apply_touch.h), else the whole table. Results go to the task state
+ * (status shows them) and every difference to this worker's log. Comparisons run against the live target like
  * `ferryctl validate` (workers/validate_table.h), over one connection per side, one
  * table at a time: a background check should not compete with the migration.
  *
@@ -20,6 +21,7 @@
 #include "workers/pg_validate_task.h"
 #include "workers/validate_report.h"
 #include "workers/validate_table.h"
+#include "workers/validate_touch.h"
 #include "workers/worker_mains.h"
 
 #define IDLE_WAIT_MS 1000
@@ -145,24 +147,63 @@ static void log_result(const vd_table *t, const vd_table_result *r)
 	strbuf_free(&out);
 }
 
+/* What to compare of table i: *ranges (the key ranges CDC touched since the last check,
+ * when the table was equal then) or, when false is returned, the whole table. Arms the
+ * tracking of a table with one integer key before its first check. *nothing: it was
+ * not touched at all. */
+static bool touched_ranges(validate_proc *vp, int i, vd_range_list *ranges, bool *nothing)
+{
+	taskstate_table *st = &vp->ts->tables[vp->state_of[i]];
+	const vd_table *t = &vp->vt.tables[i];
+	*nothing = false;
+	if (!t->int_key || !vp->env.live)
+		return false;
+	if (!atomic_load(&st->touch_on)) {
+		int64_t lo = 0, hi = 0;
+		bool found = false;
+		if (vd_int_key_bounds(&vp->pool.pool, t, &lo, &hi, &found) == 0 && found)
+			vd_touch_arm(st, lo, hi);
+		return false;
+	}
+	vd_touch_take_result k = vd_touch_take(st, ranges);
+	if (atomic_load(&st->validation) != VALIDATION_EQUAL) {
+		vd_range_list_free(ranges);
+		return false; /* a table that differed is checked whole until it is equal */
+	}
+	*nothing = k == VD_TOUCH_NOTHING;
+	return k == VD_TOUCH_RANGES;
+}
+
 /* Compares table i. 0, or an exit code. */
 static int check_table(validate_proc *vp, int i)
 {
 	taskstate_table *st = &vp->ts->tables[vp->state_of[i]];
 	const vd_table *t = &vp->vt.tables[i];
 	vp->seen_changes[i] = atomic_load(&st->changes_applied);
+	vd_range_list ranges = {0};
+	bool nothing, partial = touched_ranges(vp, i, &ranges, &nothing);
+	if (nothing) {
+		vp->checked_ms[i] = worker_now_ms();
+		return 0;
+	}
+	int n_ranges = ranges.n;
 	atomic_store(&st->validation, VALIDATION_RUNNING);
 	vd_table_result r;
-	int rc = vd_validate_table(&vp->pool.pool, t, &r);
+	int rc = partial ? vd_validate_ranges(&vp->pool.pool, t, &ranges, &r) : vd_validate_table(&vp->pool.pool, t, &r);
 	vp->checked_ms[i] = worker_now_ms();
+	if (rc != 0 || r.status == VD_ERROR)
+		vd_touch_give_back(st); /* what this check took is checked again, whole */
 	if (rc == 1) {
 		atomic_store(&st->validation, VALIDATION_PENDING);
 		vd_result_free(&r);
 		return vp->parent_gone ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_DONE;
 	}
+	if (partial)
+		log_info("table %s: re-checked only the key ranges CDC touched (%d)", t->label, n_ranges);
 	log_result(t, &r);
 	if (r.status != VD_ERROR) {
-		atomic_store(&st->rows_validated, r.rows_source);
+		if (!partial)
+			atomic_store(&st->rows_validated, r.rows_source);
 		atomic_store(&st->rows_differing, r.rows_differing);
 		atomic_store(&st->validated_at_us, wall_us());
 	}

@@ -156,3 +156,14 @@ int vd_parse_int64(const char *text, int64_t *out)
 	*out = (int64_t)v;
 	return 0;
 }
+
+int vd_int_piece(vd_range_list *out, int64_t lo, int64_t hi, bool open_lo, bool open_hi)
+{
+	char **plo = open_lo ? NULL : int_bound(lo), **phi = open_hi ? NULL : int_bound(hi);
+	if ((!open_lo && plo == NULL) || (!open_hi && phi == NULL)) {
+		vd_bound_free(plo, 1);
+		vd_bound_free(phi, 1);
+		return -1;
+	}
+	return add_piece(out, plo, phi, lo, hi, 0);
+}

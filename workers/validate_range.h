@@ -5,6 +5,7 @@
 #ifndef FERRY_VALIDATE_RANGE_H
 #define FERRY_VALIDATE_RANGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "workers/validate_model.h"
@@ -51,5 +52,9 @@ int vd_split_at(const vd_range *r, char *const *bounds, int n_bounds, int n_key,
 
 /* "123" -> 123. 0, or -1 when text is not a whole number in range. */
 int vd_parse_int64(const char *text, int64_t *out);
+
+/* Appends the integer key range [lo, hi) as a first-pass range; open_lo / open_hi leave
+ * that end open (every key below / above). -1 on memory. */
+int vd_int_piece(vd_range_list *out, int64_t lo, int64_t hi, bool open_lo, bool open_hi);
 
 #endif

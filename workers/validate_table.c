@@ -283,10 +283,17 @@ int vd_hash_ranges(vd_run *r, const vd_range_list *l, bool ordered, vd_range_sta
 	return ordered ? hash_ordered(r, l, st) : hash_plain(r, l, st);
 }
 
-static int compare_keyed(vd_run *r)
+/* start: the ranges to begin with (taken over); NULL = the whole key space. */
+static int compare_keyed(vd_run *r, vd_range_list *start)
 {
 	vd_range_list level = {0}, leaves = {0};
-	int rc = r->t->int_key ? plan_int(r, &level) : plan_sampled(r, &level);
+	int rc = 0;
+	if (start) {
+		level = *start;
+		*start = (vd_range_list){0};
+	} else {
+		rc = r->t->int_key ? plan_int(r, &level) : plan_sampled(r, &level);
+	}
 	if (rc < 0 && r->outcome == VD_GO_ON) {
 		vd_result_set_reason(r->res, VD_ERROR, "out of memory");
 		r->outcome = VD_TABLE_ERROR;
@@ -303,7 +310,7 @@ static int compare_keyed(vd_run *r)
 	return rc;
 }
 
-int vd_validate_table(vd_pool *pool, const vd_table *t, vd_table_result *res)
+static int validate(vd_pool *pool, const vd_table *t, vd_range_list *first, vd_table_result *res)
 {
 	memset(res, 0, sizeof *res);
 	vd_run r = {.pool = pool, .env = pool->env, .t = t, .res = res, .outcome = VD_GO_ON};
@@ -311,7 +318,7 @@ int vd_validate_table(vd_pool *pool, const vd_table *t, vd_table_result *res)
 	if (t->n_key == 0)
 		vd_compare_keyless(&r);
 	else
-		compare_keyed(&r);
+		compare_keyed(&r, first);
 	res->seconds = (double)(vd_now_ms() - start) / 1000.0;
 	switch (r.outcome) {
 	case VD_GO_ON:
@@ -327,4 +334,34 @@ int vd_validate_table(vd_pool *pool, const vd_table *t, vd_table_result *res)
 		return -1;
 	}
 	return -1;
+}
+
+int vd_validate_table(vd_pool *pool, const vd_table *t, vd_table_result *res)
+{
+	return validate(pool, t, NULL, res);
+}
+
+int vd_validate_ranges(vd_pool *pool, const vd_table *t, vd_range_list *ranges, vd_table_result *res)
+{
+	int rc = validate(pool, t, t->n_key > 0 ? ranges : NULL, res);
+	vd_range_list_free(ranges);
+	return rc;
+}
+
+int vd_int_key_bounds(vd_pool *pool, const vd_table *t, int64_t *lo, int64_t *hi, bool *found)
+{
+	vd_table_result res = {0};
+	vd_run r = {.pool = pool, .env = pool->env, .t = t, .res = &res, .outcome = VD_GO_ON};
+	vd_batch b;
+	*found = false;
+	if (!t->int_key || vd_batch_init(&r, &b, 2) < 0)
+		return -1;
+	b.jobs[0].req = vd_req(&r, VD_REQ_BOUNDS, VD_SOURCE, NULL);
+	b.jobs[1].req = vd_req(&r, VD_REQ_BOUNDS, VD_TARGET, NULL);
+	int rc = vd_batch_run(&r, &b, "reading the key's extremes");
+	if (rc == 0)
+		*found = bounds_of(b.jobs, 2, lo, hi);
+	vd_batch_free(&b);
+	vd_result_free(&res);
+	return rc;
 }

@@ -29,11 +29,20 @@
 #define FERRY_VALIDATE_TABLE_H
 
 #include "workers/validate_engine.h"
+#include "workers/validate_range.h"
 
 /* Compares t over pool (whose env says how). Returns 0 with res filled (equal,
  * different, or error with its reason: a query failed, the target did not catch up),
  * 1 when env->wait asked to stop, -1 when a connection broke (res->reason says which);
  * the pool's connections are then unusable. */
 int vd_validate_table(vd_pool *pool, const vd_table *t, vd_table_result *res);
+
+/* The same over the given first-pass ranges only (taken over and freed; a keyless table
+ * is compared whole): what the validate worker re-checks after CDC touched them. */
+int vd_validate_ranges(vd_pool *pool, const vd_table *t, vd_range_list *ranges, vd_table_result *res);
+
+/* The smallest and largest key of a table with one integer key, on either side (*found
+ * false when both are empty). 0, or -1 when it could not be read. */
+int vd_int_key_bounds(vd_pool *pool, const vd_table *t, int64_t *lo, int64_t *hi, bool *found);
 
 #endif

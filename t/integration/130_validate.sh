@@ -3,8 +3,8 @@
 # Validation and cutover, PostgreSQL -> PostgreSQL, against a running task:
 # - an equal copy is reported equal, also while pgbench writes to the source (the live
 #   comparison re-checks what the target had not applied yet);
-# - validation = yes: the validate worker's results show in status, and a table CDC
-#   changed is checked again;
+# - validation = yes: the validate worker's results show in status, and the key ranges
+#   CDC touched are checked again;
 # - cutover on a quiet source says go, and every sequence ends past the target's maximum;
 # - differences planted on the target (a changed value in each column type, NULL versus
 #   '', a missing row, an extra row, one row in the middle of a 200k-row table, a
@@ -184,12 +184,19 @@ like "$out" 'id=11: column n: source .16\.50000., target .17\.50000.' "text repo
 like "$out" 'more differences are not listed' "--limit cuts the list"
 unlike "$out" '"public"."big"' "--table compares that table only"
 
-# The validate worker re-checks varied once CDC changes it.
-src_sql "UPDATE varied SET n = 0 WHERE id = 1" >/dev/null
+# The validate worker re-checks the key ranges of varied that CDC touched: a change of
+# id 10 brings back the range around it, where the planted ids 11 and 12 differ; the
+# other planted rows lie outside it and wait for a whole comparison.
+src_sql "UPDATE varied SET n = 0 WHERE id = 10" >/dev/null
 ok "validate worker: varied re-checked after a change, different in status" \
 	wait_until 30 eval '[[ $(table_validation "\"public\".\"varied\"" state) == different ]]'
-is "$(table_validation '"public"."varied"' rows_differing)" 15 "status: varied's rows_differing"
-like_file "$logdir/validate-mig.log" 'id=30: missing on the target' "the worker logs each difference"
+diffs=$(table_validation '"public"."varied"' rows_differing)
+ok "status: varied's rows_differing counts the touched range only ($diffs of the 15)" \
+	test "$diffs" -ge 1 -a "$diffs" -lt 15
+like_file "$logdir/validate-mig.log" '"public"."varied": re-checked only the key ranges CDC touched \(1\)' \
+	"the worker re-checks the touched range, not the table"
+like_file "$logdir/validate-mig.log" 'id=11: column n' "the worker logs the difference found there"
+unlike_file "$logdir/validate-mig.log" 'id=30: missing on the target' "a row outside the touched range is not compared"
 
 json=$(fctl -c "$ini" cutover mig --timeout 30 --json)
 is "$?" 1 "cutover with differences: exit 1 (no-go)"
