@@ -270,7 +270,7 @@ int load_main(worker_context *ctx)
 {
 	bool pg_source = ctx->task->source_ep != NULL && ctx->task->source_ep->engine == ENGINE_POSTGRESQL;
 	const load_engine *engine = pg_source && target_ops_for(ctx->task) != NULL ? &load_engine_pg
-				    : my_task_is_my_to_pg(ctx->task)                 ? &load_engine_my
+				    : my_task_is_my_source(ctx->task)                ? &load_engine_my
 										     : NULL;
 	if (engine == NULL)
 		return worker_idle_main(ctx, WORKER_USES_SOURCE | WORKER_USES_TARGET);

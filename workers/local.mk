@@ -27,5 +27,5 @@ libferry_a_SOURCES += workers/validate_model.c workers/validate_model.h workers/
 	workers/pg_validate_task.c workers/pg_validate_task.h
 EXTRA_DIST += doc/validate.md
 libferry_a_SOURCES += workers/my_ddl.c workers/my_ddl.h workers/my_out.c workers/my_out.h workers/my_target.c workers/my_target.h
-libferry_a_SOURCES += workers/my_infile.c workers/my_infile.h workers/my_infile_pg.c workers/my_infile_meta.c workers/my_apply.c workers/my_apply.h workers/my_apply_int.h workers/my_apply_sql.c workers/target.h workers/target_pg.c workers/target_my.c
+libferry_a_SOURCES += workers/my_infile.c workers/my_infile.h workers/my_infile_pg.c workers/my_infile_my.c workers/my_infile_meta.c workers/my_apply.c workers/my_apply.h workers/my_apply_int.h workers/my_apply_sql.c workers/target.h workers/target_pg.c workers/target_my.c
 EXTRA_DIST += doc/mysql-target.md

@@ -175,6 +175,13 @@ static int store_plan(MYSQL *conn, const pg_load_table *lt, const char *task, co
 	return rc;
 }
 
+/* The stored plan appended to plan; "none stored" is an error after a store. */
+static int read_back(MYSQL *conn, const pg_load_table *lt, int table, const char *task, pg_load_plan *plan, char **err)
+{
+	int n = read_stored(conn, lt, table, task, plan, err);
+	return n > 0 ? 0 : n == 0 ? pg_load_fail(err, "target: the load plan of %s was not stored", lt->source_name) : -1;
+}
+
 int my_infile_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, int table,
 		       const pg_load_plan_options *o, pg_load_plan *plan, char **err)
 {
@@ -188,8 +195,24 @@ int my_infile_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, i
 		rc = store_plan(conn, lt, o->task, &fresh, err);
 	pg_load_plan_free(&fresh);
 	/* use what is stored: the same plan whoever stored it first */
-	if (rc == 0 && (n = read_stored(conn, lt, table, o->task, plan, err)) <= 0)
-		rc = n == 0 ? pg_load_fail(err, "target: the load plan of %s was not stored", lt->source_name) : -1;
+	if (rc == 0)
+		rc = read_back(conn, lt, table, o->task, plan, err);
+	if (rc < 0)
+		plan->n = old_n;
+	return rc;
+}
+
+int my_infile_plan_store(MYSQL *conn, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+			 const pg_load_partition *parts, int n, pg_load_plan *plan, char **err)
+{
+	int old_n = plan->n;
+	int stored = read_stored(conn, lt, table, o->task, plan, err);
+	if (stored != 0)
+		return stored > 0 ? 0 : -1;
+	pg_load_plan fresh = {.parts = (pg_load_partition *)parts, .n = n, .cap = n};
+	int rc = store_plan(conn, lt, o->task, &fresh, err);
+	if (rc == 0)
+		rc = read_back(conn, lt, table, o->task, plan, err);
 	if (rc < 0)
 		plan->n = old_n;
 	return rc;

@@ -164,7 +164,7 @@ static int put_text(conv_ctx *x, const my_cell *c)
 		s = strbuf_str(x->scratch);
 		len = x->scratch->len;
 	}
-	if (memchr(s, '\0', len) != NULL)
+	if (!x->mc->mysql && memchr(s, '\0', len) != NULL) /* MySQL's text holds NUL, PostgreSQL's not */
 		return invalid(x, s, len);
 	if (x->mc->type.conv == TYPEMAP_JSON)
 		record_put_json(x->e, s, len);
@@ -198,6 +198,22 @@ static int put_bits(conv_ctx *x, const my_cell *c)
 	return 0;
 }
 
+/* A SET for a MySQL target: its labels in declared order, comma separated, as MySQL
+ * prints it. */
+static int put_set_list(conv_ctx *x, uint64_t v, const catalog_type *t)
+{
+	strbuf_reset(x->scratch);
+	for (int i = 0; i < t->n_labels && i < 64; i++) {
+		if (!((v >> i) & 1))
+			continue;
+		if (x->scratch->len > 0)
+			strbuf_append_char(x->scratch, ',');
+		strbuf_append(x->scratch, t->labels[i]);
+	}
+	record_put_text(x->e, x->scratch->data ? x->scratch->data : "", x->scratch->len);
+	return 0;
+}
+
 static int put_enum_set(conv_ctx *x, const my_cell *c)
 {
 	uint64_t v = my_binlog_uint(c);
@@ -216,6 +232,8 @@ static int put_enum_set(conv_ctx *x, const my_cell *c)
 		record_put_text(x->e, t->labels[v - 1], strlen(t->labels[v - 1]));
 		return 0;
 	}
+	if (x->mc->mysql)
+		return put_set_list(x, v, t);
 	strbuf_reset(x->scratch);
 	strbuf_append_char(x->scratch, '{');
 	for (int i = 0; i < t->n_labels && i < 64; i++) {
