@@ -463,8 +463,12 @@ static void add_mysql_column(build *b, int i, const char *name)
 		problem(b, "table %s.%s column %s: collation %s: the change stream is read for utf8mb4, utf8mb3, "
 			"ascii, latin1 and binary data only: convert the column (ALTER TABLE ... CONVERT TO "
 			"CHARACTER SET utf8mb4) or exclude it", b->src->schema, b->src->name, c->name, c->collation);
-	catalog_column *tc = catalog_add_column(b->out->target, name, c->type_name);
-	if (tc == NULL || copy_type(&tc->type, &c->type) < 0 || catalog_set_string(&tc->collation, c->collation) < 0 ||
+	/* MariaDB's JSON is a LONGTEXT with a json_valid() check: JSON says both, on either
+	 * flavour of target */
+	bool json = c->type.cls == CATALOG_TYPE_JSON;
+	catalog_column *tc = catalog_add_column(b->out->target, name, json ? "json" : c->type_name);
+	if (tc == NULL || copy_type(&tc->type, &c->type) < 0 ||
+	    catalog_set_string(&tc->collation, json ? NULL : c->collation) < 0 ||
 	    catalog_set_string(&tc->default_expr, c->default_expr) < 0) {
 		b->oom = true;
 		return;
