@@ -342,8 +342,12 @@ static bool blob_like(catalog_type_class cls)
 static void mysql_default(strbuf *sb, const catalog_column *c, const my_ddl_options *o)
 {
 	const char *e = c->default_expr;
-	bool bare = mysql_now(e) || (mysql_literal(e) && (o->mariadb || !blob_like(c->type.cls)));
-	strbuf_appendf(sb, bare ? " DEFAULT %s" : " DEFAULT (%s)", e);
+	if (e != NULL) {
+		bool bare = mysql_now(e) || (mysql_literal(e) && (o->mariadb || !blob_like(c->type.cls)));
+		strbuf_appendf(sb, bare ? " DEFAULT %s" : " DEFAULT (%s)", e);
+	}
+	if (c->on_update != NULL && mysql_now(c->on_update))
+		strbuf_appendf(sb, " ON UPDATE %s", c->on_update);
 }
 
 /* A MySQL source's column keeps its character set and collation. */
@@ -372,12 +376,12 @@ static void column_default(strbuf *sb, const catalog_table *t, int i, const my_d
 			 "the primary key)", t->schema, t->name, c->name);
 		return;
 	}
-	if (c->default_expr == NULL)
-		return;
 	if (t->engine == ENGINE_MYSQL) {
 		mysql_default(sb, c, o);
 		return;
 	}
+	if (c->default_expr == NULL)
+		return;
 	if (c->default_volatile || !translate_default(c, o, mysql_type, sb))
 		pg_ddl_script_note(notes, "column %s.%s.%s: default %s not translated for MySQL", t->schema, t->name,
 			 c->name, c->default_expr);

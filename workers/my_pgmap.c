@@ -469,7 +469,8 @@ static void add_mysql_column(build *b, int i, const char *name)
 	catalog_column *tc = catalog_add_column(b->out->target, name, json ? "json" : c->type_name);
 	if (tc == NULL || copy_type(&tc->type, &c->type) < 0 ||
 	    catalog_set_string(&tc->collation, json ? NULL : c->collation) < 0 ||
-	    catalog_set_string(&tc->default_expr, c->default_expr) < 0) {
+	    catalog_set_string(&tc->default_expr, c->default_expr) < 0 ||
+	    catalog_set_string(&tc->on_update, c->on_update) < 0) {
 		b->oom = true;
 		return;
 	}

@@ -1,8 +1,8 @@
 #!/bin/bash
 # shellcheck disable=SC2016 # SQL and jq strings are single-quoted on purpose
 # MariaDB -> MariaDB end to end under ferryd: the tables created as the source declares
-# them (column types, charsets and collations, NOT NULL, defaults, AUTO_INCREMENT, keys,
-# secondary indexes), an edge-value table of every MySQL type (extremes, NULLs, empty
+# them (column types, charsets and collations, NOT NULL, defaults, ON UPDATE,
+# AUTO_INCREMENT, keys, secondary indexes, JSON's check), an edge-value table of every MySQL type (extremes, NULLs, empty
 # values, emoji, 1 MB values) through the full load and through CDC, compared row by row
 # with the same query on both servers, zero and partial dates included; sysbench oltp_write_only writing during the load
 # and the start of CDC; SIGKILL of capture and of an apply worker mid-run; a table
@@ -63,7 +63,7 @@ my "CREATE TABLE edge ($EDGE_COLS);
     CREATE TABLE nokey (a int, b varchar(20));
     INSERT INTO nokey SELECT seq % 50, CONCAT('r', seq % 7) FROM seq_1_to_1000;
     CREATE TABLE bulk (id bigint unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, k int NOT NULL, pad char(60));
-    CREATE TABLE zd (id int PRIMARY KEY, d date, dt datetime(6), ts timestamp NULL);
+    CREATE TABLE zd (id int PRIMARY KEY, d date, dt datetime(6), ts timestamp NULL ON UPDATE current_timestamp());
     ANALYZE TABLE edge, nokey;" >/dev/null || BAIL_OUT "cannot create the source tables"
 # zero and partial dates need a permissive sql_mode; MySQL holds them, so they go over as they are
 my "SET sql_mode = ''; INSERT INTO zd VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'),
@@ -154,7 +154,7 @@ shape() {  # every column's declaration and every index, as information_schema h
 	      SELECT TABLE_NAME, CONSTRAINT_NAME, LEVEL, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
 		WHERE CONSTRAINT_SCHEMA = 'app' ORDER BY TABLE_NAME, CONSTRAINT_NAME"
 }
-is "$(shape dst)" "$(shape my)" "columns (types, charsets, collations, defaults, AUTO_INCREMENT) and indexes as on the source"
+is "$(shape dst)" "$(shape my)" "columns (types, charsets, collations, defaults, ON UPDATE, AUTO_INCREMENT), indexes and checks as on the source"
 like "$(dst "SHOW CREATE TABLE app.edge")" "ENGINE=InnoDB.*CHARSET=utf8mb4" "InnoDB, utf8mb4"
 dst "INSERT INTO app.edge (d10) VALUES (9)" >/dev/null
 is "$(dst "SELECT id, v, e, HEX(b9), dt FROM app.edge WHERE d10 = 9" | tr '\t' ' ')" "8 it's b c 5 2000-01-01" \

@@ -289,6 +289,7 @@ START_TEST(mysql_source_keeps_its_declarations)
 	catalog_set_string(&c->default_expr, "'it''s'");
 	c = column(t, "at", "datetime(6)", CATALOG_TYPE_TIMESTAMP, -1);
 	catalog_set_string(&c->default_expr, "current_timestamp(6)");
+	catalog_set_string(&c->on_update, "current_timestamp(6)");
 	c = column(t, "n", "int(11)", CATALOG_TYPE_INT4, -1);
 	catalog_set_string(&c->default_expr, "(1 + 2)");
 	c = column(t, "doc", "longtext", CATALOG_TYPE_TEXT, -1);
@@ -304,7 +305,8 @@ START_TEST(mysql_source_keeps_its_declarations)
 	ck_assert_msg(strstr(sql, "`id` int(10) unsigned NOT NULL AUTO_INCREMENT") != NULL, "%s", sql);
 	ck_assert_msg(strstr(sql, "`v` varchar(30) CHARACTER SET `latin1` COLLATE `latin1_swedish_ci` DEFAULT 'it''s'"),
 		      "%s", sql);
-	ck_assert_msg(strstr(sql, "`at` datetime(6) DEFAULT current_timestamp(6)") != NULL, "%s", sql);
+	ck_assert_msg(strstr(sql, "`at` datetime(6) DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6)") != NULL,
+		      "%s", sql);
 	ck_assert_msg(strstr(sql, "`n` int(11) DEFAULT ((1 + 2))") != NULL, "%s", sql);
 	ck_assert_msg(strstr(sql, "`doc` longtext CHARACTER SET `utf8mb4` COLLATE `utf8mb4_bin` DEFAULT '{}'"), "%s", sql);
 	/* MySQL 8 takes only expression defaults on TEXT: the literal goes in parentheses */
