@@ -113,6 +113,7 @@ INTEGRATION_TESTS = \
 	t/integration/100_pg_to_pg.sh \
 	t/integration/110_pg_cdc_cases.sh \
 	t/integration/120_pg_bad_source_target.sh \
+	t/integration/205_mysql_purged.sh \
 	t/integration/200_mysql_to_pg.sh \
 	t/integration/210_pg_to_mysql.sh \
 	t/integration/220_mysql_to_mysql.sh

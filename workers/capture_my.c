@@ -320,11 +320,31 @@ static int open_dump(my_capture *mc, bool *checksum)
 	return 0;
 }
 
+/* A purged start file is said plainly, with what to do: the server's own answer (error
+ * 1236, "could not find first log file name") names neither. */
+static int require_start_file(my_capture *mc)
+{
+	char oldest[256], *err = NULL;
+	int listed = my_preflight_binlog_listed(mc->dump->mysql, mc->start_file, oldest, sizeof oldest, &err);
+	if (listed < 0)
+		return fail_source(mc, "binlog stream", err);
+	if (listed)
+		return 0;
+	return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL,
+			    "source %s: binlog file %s, where the task's stream resumes, is no longer on the source "
+			    "(purged; the oldest it has is %s): the changes since cannot be read. Start the task over: "
+			    "delete its row in the target's ferry.source_position and restart ferryd (its tables load "
+			    "again), and keep binary logs longer (binlog_expire_logs_seconds)",
+			    mc->source->name, mc->start_file, *oldest ? oldest : "none");
+}
+
 static int start_stream(my_capture *mc)
 {
 	bool checksum = true;
 	int rc = open_dump(mc, &checksum);
 	if (rc != 0)
+		return rc;
+	if ((rc = require_start_file(mc)) != 0)
 		return rc;
 	char err[512];
 	my_stream_options so = {.tables = &mc->tables, .ts = mc->ts, .emit = capture_router_emit, .emit_arg = &mc->router,

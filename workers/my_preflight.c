@@ -287,3 +287,26 @@ endpoint_result my_preflight(MYSQL *conn, const task_config *task, const my_task
 		return ENDPOINT_TRANSIENT;
 	return c.count > 0 ? ENDPOINT_FATAL : ENDPOINT_OK;
 }
+
+int my_preflight_binlog_listed(MYSQL *conn, const char *file, char *oldest, size_t size, char **err)
+{
+	MYSQL_RES *res = my_sql_query(conn, "SHOW BINARY LOGS", "source: listing the binary logs", err);
+	if (res == NULL)
+		return -1;
+	int listed = 0;
+	bool first = true;
+	MYSQL_ROW row;
+	if (oldest && size)
+		*oldest = '\0';
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL)
+			continue;
+		if (first && oldest && size)
+			snprintf(oldest, size, "%s", row[0]);
+		first = false;
+		if (strcmp(row[0], file) == 0)
+			listed = 1;
+	}
+	mysql_free_result(res);
+	return listed;
+}

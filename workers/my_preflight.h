@@ -49,4 +49,10 @@ endpoint_result my_preflight(MYSQL *conn, const task_config *task, const my_task
  * Exposed for the tests. */
 bool my_preflight_granted(const char *const *grants, int n, const char *privilege, const char *alias);
 
+/* Before a stored stream position is resumed: whether the source still lists binlog
+ * file `file` (SHOW BINARY LOGS). 1 listed, 0 purged (oldest, when given, then holds the
+ * oldest file the source has, or "" when it lists none), -1 with *err when it cannot
+ * be asked. */
+int my_preflight_binlog_listed(MYSQL *conn, const char *file, char *oldest, size_t size, char **err);
+
 #endif
