@@ -153,14 +153,15 @@ static void append_bound(strbuf *sb, bool open, int64_t v)
 		strbuf_appendf(sb, ", %" PRId64, v);
 }
 
-static int store_plan(MYSQL *conn, const pg_load_table *lt, const char *task, const pg_load_plan *plan, char **err)
+static int store_plan(MYSQL *conn, const pg_load_table *lt, const char *task, const pg_load_partition *parts, int n,
+		      char **err)
 {
 	strbuf sb = STRBUF_INIT;
 	/* IGNORE: another process storing the same table's plan first wins */
 	strbuf_append(&sb, "INSERT IGNORE INTO `" MY_TARGET_DB "`.`load_plan` (`task`, `source_table`, `partition`,"
 		      " `kind`, `lo`, `hi`, `est_rows`) VALUES ");
-	for (int i = 0; i < plan->n; i++) {
-		const pg_load_partition *p = &plan->parts[i];
+	for (int i = 0; i < n; i++) {
+		const pg_load_partition *p = &parts[i];
 		strbuf_append(&sb, i ? ", (" : "(");
 		my_target_append_literal(&sb, conn, task, strlen(task));
 		strbuf_append(&sb, ", ");
@@ -192,7 +193,7 @@ int my_infile_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, i
 	pg_load_plan fresh = {0};
 	int rc = pg_load_plan_table(source, NULL, lt, table, o, &fresh, err);
 	if (rc == 0)
-		rc = store_plan(conn, lt, o->task, &fresh, err);
+		rc = store_plan(conn, lt, o->task, fresh.parts, fresh.n, err);
 	pg_load_plan_free(&fresh);
 	/* use what is stored: the same plan whoever stored it first */
 	if (rc == 0)
@@ -209,8 +210,7 @@ int my_infile_plan_store(MYSQL *conn, const pg_load_table *lt, int table, const 
 	int stored = read_stored(conn, lt, table, o->task, plan, err);
 	if (stored != 0)
 		return stored > 0 ? 0 : -1;
-	pg_load_plan fresh = {.parts = (pg_load_partition *)parts, .n = n, .cap = n};
-	int rc = store_plan(conn, lt, o->task, &fresh, err);
+	int rc = store_plan(conn, lt, o->task, parts, n, err);
 	if (rc == 0)
 		rc = read_back(conn, lt, table, o->task, plan, err);
 	if (rc < 0)
