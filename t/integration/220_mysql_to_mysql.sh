@@ -143,6 +143,14 @@ like "$(grep -E 'transactions:' "$TEST_TMP/sysbench-run.log")" "transactions: +[
 ok "after the write load and the kills: lag 0 and every value equal (full load + CDC)" wait_until 90 synced ||
 	report_differences
 
+# 10k sysbench rows with partition_rows = 4000: three key ranges, each its own LOAD DATA
+is "$(dst "SELECT GROUP_CONCAT(kind, ':', IFNULL(lo, '-'), '-', IFNULL(hi, '-') ORDER BY \`partition\`) FROM ferry.load_plan
+	WHERE task = 'mig' AND source_table = '\"app\".\"sbtest1\"'")" "int:--3334,int:3334-6667,int:6667--" \
+	"sbtest1 was loaded in three primary-key ranges"
+loads=$(dst "SHOW GLOBAL STATUS LIKE 'Com_load'" | cut -f2)
+parts=$(dst "SELECT COUNT(*) FROM ferry.load_progress WHERE task = 'mig' AND \`partition\` > 0")
+ok "every partition went through LOAD DATA LOCAL INFILE ($loads for $parts partitions)" test "$loads" -ge "$parts" -a "$parts" -ge 8
+
 # ---- the tables as the source declares them --------------------------------------------------
 shape() {  # every column's declaration and every index, as information_schema has them
 	"$1" "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, IS_NULLABLE, IFNULL(COLUMN_DEFAULT, '~'),
