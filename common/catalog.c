@@ -57,6 +57,7 @@ static void column_clear(catalog_column *c)
 	free(c->collation);
 	free(c->default_expr);
 	free(c->generated_expr);
+	free(c->on_update);
 	type_clear(&c->type);
 }
 

@@ -93,6 +93,7 @@ typedef struct catalog_column {
 	char *generated_expr;  /* stored generated column: computed by the target, never written */
 	catalog_identity identity;
 	bool auto_increment;   /* MySQL AUTO_INCREMENT */
+	char *on_update;       /* MySQL ON UPDATE expression ("current_timestamp(6)"); NULL = none */
 } catalog_column;
 
 typedef struct catalog_index_part {

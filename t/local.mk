@@ -118,7 +118,8 @@ INTEGRATION_TESTS = \
 	t/integration/120_pg_bad_source_target.sh \
 	t/integration/205_mysql_purged.sh \
 	t/integration/200_mysql_to_pg.sh \
-	t/integration/210_pg_to_mysql.sh
+	t/integration/210_pg_to_mysql.sh \
+	t/integration/220_mysql_to_mysql.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)

@@ -401,7 +401,7 @@ static void cleanup(capture_proc *cp)
 
 int capture_main(worker_context *ctx)
 {
-	if (my_task_is_my_to_pg(ctx->task))
+	if (my_task_is_my_source(ctx->task))
 		return capture_my_main(ctx);
 	if (ctx->task->source_ep == NULL || ctx->task->source_ep->engine != ENGINE_POSTGRESQL ||
 	    target_ops_for(ctx->task) == NULL)

@@ -17,8 +17,9 @@
 #include "workers/worker.h"
 
 /* How another source engine plans a table: its target view for the load bookkeeping
- * and the table model its DDL is built from (a PostgreSQL-shaped table, target names:
- * no name map), then its partitions. NULL in capture_plan_input: the PostgreSQL source. */
+ * and the table model its DDL is built from (shaped for the target engine, target
+ * names: no name map), then its partitions. NULL in capture_plan_input: the PostgreSQL
+ * source. */
 typedef struct capture_plan_engine {
 	/* Opens catalog table i: *handle for plan/close, *lt the target view, *ddl the table
 	 * pg_ddl builds. 0, or -1 with *err. */

@@ -1,12 +1,15 @@
-/* capture for a MySQL/MariaDB source (PostgreSQL target): reads the binary log as a
- * replica and routes change records to the apply workers (capture_route.h).
+/* capture for a MySQL/MariaDB source (a PostgreSQL or MySQL/MariaDB target, reached
+ * through workers/target.h): reads the binary log as a replica and routes change
+ * records to the apply workers (capture_route.h).
  *
  * Order of work (the design's "Consistency between full load and CDC"):
  *  1. connect to the source, read its catalog with the task's rules; every table that
  *     cannot be migrated as it is (names too long, unmapped types, ...) fails the task
- *     with all the reasons; then the target;
+ *     with all the reasons; then the target, and a MySQL target's own check (names,
+ *     local_infile) before anything is created;
  *  2. preflight (workers/my_preflight.h): each problem says what to change;
- *  3. the stream position: ferry.source_position on the target holds where the stream
+ *  3. the stream position: ferry.source_position on the target (target_ops.position_read,
+ *     on either engine) holds where the stream
  *     resumes (the role of PostgreSQL's slot). None: a fresh task, P0 = the binlog's
  *     current position, stored before anything is loaded; every load worker's snapshot
  *     is taken after it, so streaming from P0 misses nothing;
@@ -58,6 +61,7 @@ typedef struct my_capture {
 	task_shm *shm;
 	taskstate *ts;
 	endpoint_conn *source, *target, *dump;
+	const target_ops *ops;
 	my_task_tables tables;
 	bool have_tables;
 	my_source_info info;
@@ -80,7 +84,7 @@ static int fail_source(my_capture *mc, const char *what, char *err)
 
 static int fail_target(my_capture *mc, const char *what, char *err)
 {
-	int code = pg_task_fail(mc->ctx, PQstatus(mc->target->pg) == CONNECTION_BAD ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL,
+	int code = pg_task_fail(mc->ctx, mc->ops->transient(mc->target) ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL,
 				"%s: %s", what, err ? err : "failed");
 	free(err);
 	return code;
@@ -157,7 +161,12 @@ static int connect_all(my_capture *mc)
 			    "read them): nothing to migrate", mc->ctx->task->name);
 		return NOTHING_SELECTED;
 	}
-	return pg_task_connect(mc->ctx, ENDPOINT_TARGET, &mc->target);
+	int rc2 = pg_task_connect(mc->ctx, ENDPOINT_TARGET, &mc->target);
+	if (rc2 != 0 || !my_task_mysql_target(mc->ctx->task))
+		return rc2; /* PostgreSQL's limits were checked with its shapes (my_pgmap.h) */
+	if (mc->ops->check(mc->target, &mc->tables.base, mc->ctx->task, &err) < 0)
+		return fail_target(mc, "target check", err);
+	return 0;
 }
 
 static int preflight(my_capture *mc)
@@ -184,41 +193,21 @@ static int preflight(my_capture *mc)
 
 /* ---- the stored position --------------------------------------------------------------------------- */
 
-static const char position_table_sql[] =
-	"CREATE SCHEMA IF NOT EXISTS \"ferry\";"
-	"CREATE TABLE IF NOT EXISTS \"ferry\".\"source_position\" (\"task\" text PRIMARY KEY, \"file\" text NOT NULL,"
-	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now())";
-
 static int read_position(my_capture *mc)
 {
 	char *err = NULL;
-	if (pg_load_command(mc->target->pg, position_table_sql, 0, NULL, "target: creating ferry.source_position", &err) < 0)
+	bool found = false;
+	if (mc->ops->position_read(mc->target, mc->ctx->task->name, mc->start_file, sizeof mc->start_file, &mc->start,
+				   &found, &err) < 0)
 		return fail_target(mc, "stream position", err);
-	const char *params[1] = {mc->ctx->task->name};
-	PGresult *res = pg_load_exec(mc->target->pg, "SELECT file, position FROM \"ferry\".\"source_position\" WHERE task = $1",
-				     1, params, PGRES_TUPLES_OK, "target: reading ferry.source_position", &err);
-	if (res == NULL)
-		return fail_target(mc, "stream position", err);
-	mc->fresh = PQntuples(res) == 0;
-	if (!mc->fresh) {
-		snprintf(mc->start_file, sizeof mc->start_file, "%s", PQgetvalue(res, 0, 0));
-		mc->start = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-	}
-	PQclear(res);
+	mc->fresh = !found;
 	return 0;
 }
 
 static int store_position(my_capture *mc, const char *file, uint64_t position, bool insert)
 {
-	char pos[24], *err = NULL;
-	snprintf(pos, sizeof pos, "%" PRIu64, position);
-	const char *params[3] = {mc->ctx->task->name, file, pos};
-	int rc = pg_load_command(mc->target->pg,
-				 insert ? "INSERT INTO \"ferry\".\"source_position\" (task, file, position) VALUES ($1, $2, $3::int8)"
-					: "UPDATE \"ferry\".\"source_position\" SET file = $2, position = $3::int8, updated_at = now()"
-					  " WHERE task = $1",
-				 3, params, "target: storing the stream position", &err);
-	if (rc < 0)
+	char *err = NULL;
+	if (mc->ops->position_store(mc->target, mc->ctx->task->name, file, position, insert, &err) < 0)
 		return fail_target(mc, "stream position", err);
 	mc->persisted = position;
 	return 0;
@@ -271,8 +260,15 @@ static int plan_open(void *arg, int i, void **handle, const pg_load_table **lt, 
 static int plan_table(void *arg, void *handle, int k, pg_load_plan *plan, char **err)
 {
 	my_capture *mc = arg;
+	const my_load_table *t = handle;
 	pg_load_plan_options po = {.task = mc->ctx->task->name, .partition_rows = mc->ctx->task->partition_rows};
-	return my_load_plan_table(mc->source->mysql, mc->target->pg, handle, k, &po, plan, err);
+	pg_load_partition *parts = NULL;
+	int n = 0;
+	int rc = my_load_plan_parts(mc->source->mysql, t, k, &po, &parts, &n, err);
+	if (rc == 0)
+		rc = mc->ops->plan_store(mc->target, &t->lt, k, &po, parts, n, plan, err);
+	free(parts);
+	return rc;
 }
 
 static void plan_close(void *arg, void *handle)
@@ -285,8 +281,8 @@ static void plan_close(void *arg, void *handle)
 static int publish_plan(my_capture *mc)
 {
 	capture_plan_engine engine = {.open = plan_open, .plan = plan_table, .close = plan_close, .arg = mc};
-	capture_plan_input in = {.ctx = mc->ctx, .ts = mc->ts, .tables = &mc->tables.base, .target = mc->target->pg,
-				 .fresh_slot = mc->fresh, .engine = &engine};
+	capture_plan_input in = {.ctx = mc->ctx, .ts = mc->ts, .tables = &mc->tables.base, .ops = mc->ops,
+				 .target_ep = mc->target, .fresh_slot = mc->fresh, .engine = &engine};
 	int rc = capture_plan_task(&in);
 	if (rc != 0)
 		return rc;
@@ -537,6 +533,7 @@ int capture_my_main(worker_context *ctx)
 	if (mc == NULL)
 		return FERRY_EXIT_TRANSIENT;
 	mc->ctx = ctx;
+	mc->ops = target_ops_for(ctx->task);
 	mc->router.exit_code = -1;
 	mc->shm = taskstate_for_task(pg_task_index(ctx));
 	if (mc->shm == NULL) {

@@ -1,10 +1,9 @@
 /* load: pulls table partitions from the task's shared work queue and bulk copies
  * them from source to target, each committed with its progress row.
  *
- * The engine-neutral driver; the source engines are in load_pg.c (PostgreSQL, into a
- * PostgreSQL or MySQL/MariaDB target through workers/target.h) and load_my.c
- * (MySQL/MariaDB into PostgreSQL) (workers/load_int.h). Other pairs keep the
- * connect-and-wait behaviour until their engines exist.
+ * The engine-neutral driver; the source engines are in load_pg.c (PostgreSQL) and
+ * load_my.c (MySQL/MariaDB), each into a PostgreSQL or MySQL/MariaDB target through
+ * workers/target.h (workers/load_int.h).
  *
  * A load worker waits for capture's plan and opens its source transaction: the exported
  * snapshot (the state at P0) while capture holds one, else a fresh snapshot whose
@@ -270,7 +269,7 @@ int load_main(worker_context *ctx)
 {
 	bool pg_source = ctx->task->source_ep != NULL && ctx->task->source_ep->engine == ENGINE_POSTGRESQL;
 	const load_engine *engine = pg_source && target_ops_for(ctx->task) != NULL ? &load_engine_pg
-				    : my_task_is_my_to_pg(ctx->task)                 ? &load_engine_my
+				    : my_task_is_my_source(ctx->task)                ? &load_engine_my
 										     : NULL;
 	if (engine == NULL)
 		return worker_idle_main(ctx, WORKER_USES_SOURCE | WORKER_USES_TARGET);

@@ -1,6 +1,6 @@
 /* The load worker's parts: the engine-neutral driver (load.c: plan, claims, table
  * states, the after-load hand-off) and one engine per source (load_pg.c for PostgreSQL,
- * load_my.c for MySQL/MariaDB), both into a PostgreSQL target. The driver calls the
+ * load_my.c for MySQL/MariaDB), each into either target through workers/target.h. The driver calls the
  * engine through load_engine; the engine keeps its own state in load_proc.engine_state. */
 #ifndef FERRY_LOAD_INT_H
 #define FERRY_LOAD_INT_H

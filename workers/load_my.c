@@ -1,7 +1,8 @@
 /* The load worker's MySQL/MariaDB source engine (workers/load_int.h): each worker takes
  * its own consistent snapshot with its exact binlog position (workers/my_load.h), records
- * it with every partition as the table's finish_position, and copies partitions into
- * the PostgreSQL target through the type map. */
+ * it with every partition as the table's finish_position, and copies partitions through
+ * the target engine (workers/target.h): COPY through the type map into PostgreSQL,
+ * LOAD DATA LOCAL INFILE of the source's own values into MySQL/MariaDB. */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,12 +16,13 @@
 #include "workers/my_load.h"
 #include "workers/my_sql.h"
 #include "workers/my_task.h"
-#include "workers/pg_ddl.h"
 #include "workers/pg_task.h"
+#include "workers/target.h"
 
 #define STEP_MS 200
 
 typedef struct my_state {
+	const target_ops *ops;
 	my_task_tables tables;
 	bool have_tables;
 	bool session;
@@ -37,7 +39,7 @@ static my_state *state(load_proc *lp)
 static int fail(load_proc *lp, const char *what, char *err)
 {
 	MYSQL *src = lp->source->mysql;
-	bool lost = my_sql_lost(src) || PQstatus(lp->target->pg) == CONNECTION_BAD;
+	bool lost = my_sql_lost(src) || (state(lp) && state(lp)->ops->transient(lp->target));
 	int code = pg_task_fail(lp->ctx, lost ? FERRY_EXIT_TRANSIENT : FERRY_EXIT_FATAL, "%s: %s", what,
 				err ? err : "failed");
 	free(err);
@@ -72,6 +74,7 @@ static int begin(load_proc *lp)
 		s->lt_ready = calloc((size_t)lp->ts->n_tables + 1, sizeof *s->lt_ready);
 		if (s->lts == NULL || s->lt_ready == NULL)
 			return pg_task_fail(lp->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
+		s->ops = target_ops_for(lp->ctx->task);
 	}
 	char *err = NULL;
 	if (!s->session && my_task_session(lp->source->mysql, &err) < 0)
@@ -117,34 +120,22 @@ static int table_of(load_proc *lp, int k, my_load_table **out)
 	return 0;
 }
 
+/* The table model of lt carries the target names: no name map. */
 static int finish(load_proc *lp, int k)
 {
 	my_load_table *lt;
 	int rc = table_of(lp, k, &lt);
 	if (rc != 0)
 		return rc;
-	/* the same options as capture's before-load DDL: the key deferred there is added here */
-	pg_ddl_options d = {.prep = lp->ctx->task->target_table_prep, .create_tables = lp->ctx->task->create_tables,
-			    .defer_primary_key = true};
-	pg_ddl_script after = {0};
 	char *err = NULL;
-	rc = pg_ddl_after_load(lt->pt->target, &d, &after, &err);
-	if (rc == 0) {
-		pg_load_finish_options fo = {.task = lp->ctx->task->name, .after_load = &after, .analyze = true,
-					     .maintenance_work_mem = LOAD_AFTER_LOAD_MAINTENANCE_WORK_MEM};
-		rc = pg_load_finish_table(lp->target->pg, &lt->lt, &fo, &err) == PG_LOAD_ERROR ? -1 : 0;
-	}
-	pg_ddl_script_free(&after);
+	rc = state(lp)->ops->finish_table(lp->target, &lt->lt, NULL, lp->ctx->task, &err);
 	return rc < 0 ? fail(lp, lp->ts->tables[k].source_name, err) : 0;
 }
 
-static void count_invalid(load_proc *lp, taskstate_table *t, const my_invalid *inv)
+/* For engines that stream a whole partition in one call: the signal flags, looked at. */
+static int copy_interrupted(void *arg)
 {
-	if (inv->count == 0)
-		return;
-	atomic_fetch_add(&t->invalid_values, inv->count);
-	log_warning("table %s: %" PRIu64 " invalid value%s (invalid_values = %s); the first: %s", t->source_name,
-		    inv->count, inv->count == 1 ? "" : "s", typemap_invalid_values_name(inv->policy), inv->first);
+	return load_check_signals(arg, 0);
 }
 
 static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
@@ -159,28 +150,31 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 	int rc = table_of(lp, p.table, &lt);
 	if (rc != 0)
 		return rc;
-	my_load_copy_options o = {.task = lp->ctx->task->name, .invalid_values = lp->ctx->task->invalid_values};
-	my_load_copy *c = NULL;
+	target_copy_args a = {.my_src = &s->src, .my_lt = lt, .target = lp->target, .lt = &lt->lt, .p = &p,
+			      .tables = &s->tables.base, .task = lp->ctx->task, .interrupt = copy_interrupted,
+			      .interrupt_arg = lp};
+	void *c = NULL;
 	char *err = NULL, label[256];
 	pg_load_partition_label(&lt->lt, &p, label, sizeof label);
-	pg_load_status st = my_load_copy_start(&s->src, lp->target->pg, lt, &p, &o, &c, &err);
+	pg_load_status st = s->ops->copy_start(&a, &c, &err);
 	while (st == PG_LOAD_MORE) {
 		if ((rc = load_check_signals(lp, 0)) != 0) {
-			my_load_copy_free(c);
+			s->ops->copy_free(c);
 			return rc;
 		}
-		st = my_load_copy_step(c, STEP_MS, &err);
+		st = s->ops->copy_step(c, STEP_MS, &err);
 	}
-	*rows = c ? my_load_copy_rows(c) : 0;
+	*rows = c ? s->ops->copy_rows(c) : 0;
 	taskstate_table *t = &lp->ts->tables[p.table];
-	if (c != NULL)
-		count_invalid(lp, t, my_load_copy_invalid(c));
+	if (st == PG_LOAD_DONE && c && s->ops->copy_invalid != NULL)
+		atomic_fetch_add(&t->invalid_values, s->ops->copy_invalid(c));
 	if (st == PG_LOAD_DONE && s->src.has_position) {
 		/* the snapshot's position is exact: apply skips a keyless table's changes up to it */
 		t->n_xip = -1;
 		load_raise_position(t, s->src.position);
 	}
-	my_load_copy_free(c);
+	if (c)
+		s->ops->copy_free(c);
 	if (st == PG_LOAD_ERROR)
 		return fail(lp, label, err);
 	log_info("%s %s %s: %lld rows", lt->lt.source_name, label, st == PG_LOAD_SKIPPED ? "already loaded" : "copied",

@@ -151,7 +151,7 @@ static int finish(load_proc *lp, int k)
 	if (rc != 0)
 		return rc;
 	char *err = NULL;
-	rc = s->ops->finish_table(lp->target, lt, &s->tables, lp->ctx->task, &err);
+	rc = s->ops->finish_table(lp->target, lt, &s->tables.map, lp->ctx->task, &err);
 	return rc < 0 ? fail_conn(lp, lp->ts->tables[k].source_name, err) : 0;
 }
 

@@ -211,6 +211,22 @@ static int set_default(reader *r, catalog_column *c, const char *def, const char
 	return 0;
 }
 
+/* EXTRA's "on update current_timestamp(6)" (MySQL 8: "DEFAULT_GENERATED on update
+ * CURRENT_TIMESTAMP(6)"): the expression, up to the next space-separated word. */
+static int set_on_update(catalog_column *c, const char *extra)
+{
+	const char *p = strcasestr(extra, "on update ");
+	if (p == NULL)
+		return 0;
+	p += strlen("on update ");
+	char *expr = strndup(p, strcspn(p, " "));
+	if (expr == NULL)
+		return -1;
+	free(c->on_update);
+	c->on_update = expr;
+	return 0;
+}
+
 static int add_column_row(reader *r, catalog_table *t, MYSQL_ROW row)
 {
 	catalog_column *c = catalog_add_column(t, row[C_NAME], row[C_TYPE]);
@@ -227,6 +243,8 @@ static int add_column_row(reader *r, catalog_table *t, MYSQL_ROW row)
 	if (def != NULL && strcmp(def, "NULL") != 0 && set_default(r, c, def, extra) < 0)
 		return oom(r);
 	c->auto_increment = strstr(extra, "auto_increment") != NULL;
+	if (set_on_update(c, extra) < 0)
+		return oom(r);
 	const char *gen = row[C_GENERATED];
 	if (gen != NULL && *gen && catalog_set_string(&c->generated_expr, gen) < 0)
 		return oom(r);

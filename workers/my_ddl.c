@@ -309,6 +309,60 @@ static bool auto_increment(const catalog_table *t, int i)
 	       t->n_key_columns > 0 && t->key_columns[0] == i;
 }
 
+/* A MySQL source's literal default (MariaDB's COLUMN_DEFAULT form: text quoted, numbers,
+ * b'101', x'0A'), which any column but MySQL's TEXT/BLOB/JSON takes bare. */
+static bool mysql_literal(const char *e)
+{
+	size_t n = strlen(e);
+	if (is_number(e, n) || strcasecmp(e, "NULL") == 0)
+		return true;
+	if (n >= 2 && e[0] == '\'' && e[n - 1] == '\'')
+		return true;
+	return n >= 3 && (e[0] == 'b' || e[0] == 'B' || e[0] == 'x' || e[0] == 'X') && e[1] == '\'' && e[n - 1] == '\'';
+}
+
+/* current_timestamp(), current_timestamp(6), now(), ...: bare even on TEXT-less columns. */
+static bool mysql_now(const char *e)
+{
+	static const char *const nows[] = {"current_timestamp", "now(", "localtimestamp", "current_date", "curdate()"};
+	for (size_t i = 0; i < sizeof nows / sizeof nows[0]; i++)
+		if (strncasecmp(e, nows[i], strlen(nows[i])) == 0)
+			return true;
+	return false;
+}
+
+static bool blob_like(catalog_type_class cls)
+{
+	return cls == CATALOG_TYPE_TEXT || cls == CATALOG_TYPE_BYTES || cls == CATALOG_TYPE_JSON;
+}
+
+/* A MySQL source's default kept as the source has it: literals bare (in parentheses on a
+ * MySQL target's TEXT/BLOB/JSON, which takes only expression defaults), the time
+ * functions bare, other expressions in parentheses (MySQL 8's form; MariaDB takes it). */
+static void mysql_default(strbuf *sb, const catalog_column *c, const my_ddl_options *o)
+{
+	const char *e = c->default_expr;
+	if (e != NULL) {
+		bool bare = mysql_now(e) || (mysql_literal(e) && (o->mariadb || !blob_like(c->type.cls)));
+		strbuf_appendf(sb, bare ? " DEFAULT %s" : " DEFAULT (%s)", e);
+	}
+	if (c->on_update != NULL && mysql_now(c->on_update))
+		strbuf_appendf(sb, " ON UPDATE %s", c->on_update);
+}
+
+/* A MySQL source's column keeps its character set and collation. */
+static void mysql_collation(strbuf *sb, const catalog_table *t, const catalog_column *c)
+{
+	if (t->engine != ENGINE_MYSQL || c->collation == NULL || strcmp(c->collation, "binary") == 0)
+		return;
+	char charset[64];
+	snprintf(charset, sizeof charset, "%.*s", (int)strcspn(c->collation, "_"), c->collation);
+	strbuf_append(sb, " CHARACTER SET ");
+	sql_append_mysql_ident(sb, charset);
+	strbuf_append(sb, " COLLATE ");
+	sql_append_mysql_ident(sb, c->collation);
+}
+
 static void column_default(strbuf *sb, const catalog_table *t, int i, const my_ddl_options *o,
 			   const char *mysql_type, pg_ddl_script *notes)
 {
@@ -322,13 +376,12 @@ static void column_default(strbuf *sb, const catalog_table *t, int i, const my_d
 			 "the primary key)", t->schema, t->name, c->name);
 		return;
 	}
-	if (c->default_expr == NULL)
-		return;
 	if (t->engine == ENGINE_MYSQL) {
-		pg_ddl_script_note(notes, "column %s.%s.%s: default %s not recreated", t->schema, t->name, c->name,
-			 c->default_expr);
+		mysql_default(sb, c, o);
 		return;
 	}
+	if (c->default_expr == NULL)
+		return;
 	if (c->default_volatile || !translate_default(c, o, mysql_type, sb))
 		pg_ddl_script_note(notes, "column %s.%s.%s: default %s not translated for MySQL", t->schema, t->name,
 			 c->name, c->default_expr);
@@ -356,6 +409,7 @@ static int append_columns(strbuf *sb, const catalog_table *t, const my_ddl_optio
 		if (column_type_noted(t, i, sb, notes, why, sizeof why) < 0)
 			return set_err(err, "table %s.%s, column %s: %s", t->schema, t->name, c->name, why);
 		char *type = strndup(strbuf_str(sb) + type_at, sb->len - type_at);
+		mysql_collation(sb, t, c);
 		if (c->not_null)
 			strbuf_append(sb, " NOT NULL");
 		column_default(sb, t, i, o, type ? type : "", notes);

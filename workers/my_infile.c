@@ -215,7 +215,12 @@ static int fill(my_infile_copy *c)
 	char *err = NULL;
 	if (interrupted(c))
 		return -1;
-	int r = c->source.next(c->source.arg, INTERRUPT_CHECK_MS, &row, &err);
+	int r = c->source.next_line ? c->source.next_line(c->source.arg, &c->pending, &err)
+				    : c->source.next(c->source.arg, INTERRUPT_CHECK_MS, &row, &err);
+	if (r == 1 && c->source.next_line) {
+		c->rows++;
+		return 0;
+	}
 	if (r < 0) {
 		free(c->error);
 		c->error = err ? err : strdup("the source failed");

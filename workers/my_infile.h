@@ -3,9 +3,12 @@
  * committed with the partition's ferry.load_progress row in one InnoDB transaction.
  *
  * Rows come from a row source (my_infile_source): for a PostgreSQL source, the partition's
- * COPY ... TO STDOUT (text) read as it streams (my_infile_pg_source); a MySQL source plugs
- * in the same way. Each row arrives as canonical values (ipc/record.h) and is written
- * through the value conversion of workers/my_out.h, the same one apply uses.
+ * COPY ... TO STDOUT (text) read as it streams (my_infile_pg_source), each row as
+ * canonical values (ipc/record.h) written through the value conversion of
+ * workers/my_out.h, the same one apply uses; for a MySQL/MariaDB source, the partition's
+ * SELECT streamed with mysql_use_result (my_infile_my_source), each value in MySQL's own
+ * text as the source prints it (same types on both sides: nothing to convert, only
+ * escaping), so zero dates and other MySQL-only values load as they are.
  *
  * Exactly once, as on a PostgreSQL target (workers/pg_load.h):
  *   - the partition's rows and its progress row commit together; a recorded partition is
@@ -32,15 +35,20 @@
 
 #include "common/catalog.h"
 #include "common/config.h"
+#include "common/sqlquote.h"
 #include "ipc/record.h"
 #include "workers/pg_load.h"
 #include "workers/pg_load_plan.h"
 
-/* Where the rows of a partition come from. */
+/* Where the rows of a partition come from: next, or next_line. */
 typedef struct my_infile_source {
 	/* 1: a row in *row (ncols values, valid until the next call); 0: the partition
 	 * ended; 2: nothing arrived within wait_ms; -1: error in *err. */
 	int (*next)(void *arg, int wait_ms, record_tuple *row, char **err);
+	/* Instead of next: 1 with one row appended to out as a LOAD DATA line (the copied
+	 * columns in order, my_out_append_infile's fields, '\n'); 0: the partition ended;
+	 * -1: error in *err. */
+	int (*next_line)(void *arg, strbuf *out, char **err);
 	/* After next returned 0: the rows the source says it sent, or -1 with *err. */
 	int64_t (*finish)(void *arg, char **err);
 	/* An unfinished stream is dropped (the source transaction may end with it). */
@@ -76,6 +84,13 @@ typedef struct my_infile_copy my_infile_copy;
  * copy is freed. */
 pg_load_status my_infile_copy_start(MYSQL *conn, const pg_load_table *lt, const pg_load_partition *p,
 				  const my_infile_options *o, my_infile_copy **out, bool *whole, char **err);
+/* A MySQL partition's rows as a row source: the SELECT (workers/my_load.h) starts on src,
+ * which must not be reading another; t's copied columns in order. 0, or -1 with *err. */
+struct my_load_source;
+struct my_load_table;
+int my_infile_my_source(struct my_load_source *src, const struct my_load_table *t, const pg_load_partition *p,
+			my_infile_source *out, char **err);
+
 /* Hands the partition's rows over (freed with the copy). */
 void my_infile_copy_set_source(my_infile_copy *c, const my_infile_source *source);
 /* Runs LOAD DATA to the end and commits: DONE, ERROR, or MORE when the interrupt hook
@@ -99,6 +114,10 @@ int my_infile_progress_forget(MYSQL *conn, const char *task, const char *source_
  * source (pg_load_plan_table without a target) and stored, then read back. */
 int my_infile_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, int table,
 		       const pg_load_plan_options *o, pg_load_plan *plan, char **err);
+/* Another source engine's plan (parts[0..n), computed on its source): stored unless a
+ * plan is stored already, then the stored one appended to plan. */
+int my_infile_plan_store(MYSQL *conn, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+			 const pg_load_partition *parts, int n, pg_load_plan *plan, char **err);
 /* The secondary indexes (those the table lacks), ANALYZE TABLE, then partition 0. Notes
  * of indexes left out go to the log. 0 (also when recorded already), or -1 with *err. */
 int my_infile_finish_table(MYSQL *conn, const pg_load_table *lt, const catalog_name_map *names,

@@ -153,14 +153,15 @@ static void append_bound(strbuf *sb, bool open, int64_t v)
 		strbuf_appendf(sb, ", %" PRId64, v);
 }
 
-static int store_plan(MYSQL *conn, const pg_load_table *lt, const char *task, const pg_load_plan *plan, char **err)
+static int store_plan(MYSQL *conn, const pg_load_table *lt, const char *task, const pg_load_partition *parts, int n,
+		      char **err)
 {
 	strbuf sb = STRBUF_INIT;
 	/* IGNORE: another process storing the same table's plan first wins */
 	strbuf_append(&sb, "INSERT IGNORE INTO `" MY_TARGET_DB "`.`load_plan` (`task`, `source_table`, `partition`,"
 		      " `kind`, `lo`, `hi`, `est_rows`) VALUES ");
-	for (int i = 0; i < plan->n; i++) {
-		const pg_load_partition *p = &plan->parts[i];
+	for (int i = 0; i < n; i++) {
+		const pg_load_partition *p = &parts[i];
 		strbuf_append(&sb, i ? ", (" : "(");
 		my_target_append_literal(&sb, conn, task, strlen(task));
 		strbuf_append(&sb, ", ");
@@ -175,6 +176,13 @@ static int store_plan(MYSQL *conn, const pg_load_table *lt, const char *task, co
 	return rc;
 }
 
+/* The stored plan appended to plan; "none stored" is an error after a store. */
+static int read_back(MYSQL *conn, const pg_load_table *lt, int table, const char *task, pg_load_plan *plan, char **err)
+{
+	int n = read_stored(conn, lt, table, task, plan, err);
+	return n > 0 ? 0 : n == 0 ? pg_load_fail(err, "target: the load plan of %s was not stored", lt->source_name) : -1;
+}
+
 int my_infile_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, int table,
 		       const pg_load_plan_options *o, pg_load_plan *plan, char **err)
 {
@@ -185,11 +193,26 @@ int my_infile_plan_table(PGconn *source, MYSQL *conn, const pg_load_table *lt, i
 	pg_load_plan fresh = {0};
 	int rc = pg_load_plan_table(source, NULL, lt, table, o, &fresh, err);
 	if (rc == 0)
-		rc = store_plan(conn, lt, o->task, &fresh, err);
+		rc = store_plan(conn, lt, o->task, fresh.parts, fresh.n, err);
 	pg_load_plan_free(&fresh);
 	/* use what is stored: the same plan whoever stored it first */
-	if (rc == 0 && (n = read_stored(conn, lt, table, o->task, plan, err)) <= 0)
-		rc = n == 0 ? pg_load_fail(err, "target: the load plan of %s was not stored", lt->source_name) : -1;
+	if (rc == 0)
+		rc = read_back(conn, lt, table, o->task, plan, err);
+	if (rc < 0)
+		plan->n = old_n;
+	return rc;
+}
+
+int my_infile_plan_store(MYSQL *conn, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+			 const pg_load_partition *parts, int n, pg_load_plan *plan, char **err)
+{
+	int old_n = plan->n;
+	int stored = read_stored(conn, lt, table, o->task, plan, err);
+	if (stored != 0)
+		return stored > 0 ? 0 : -1;
+	int rc = store_plan(conn, lt, o->task, parts, n, err);
+	if (rc == 0)
+		rc = read_back(conn, lt, table, o->task, plan, err);
 	if (rc < 0)
 		plan->n = old_n;
 	return rc;

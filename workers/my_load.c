@@ -286,12 +286,14 @@ static int key_extremes(MYSQL *src, const my_load_table *t, bool *usable, int64_
 	return 0;
 }
 
-int my_load_plan_table(MYSQL *src, PGconn *tgt, const my_load_table *t, int table, const pg_load_plan_options *o,
-		       pg_load_plan *plan, char **err)
+int my_load_plan_parts(MYSQL *src, const my_load_table *t, int table, const pg_load_plan_options *o,
+		       pg_load_partition **out, int *n_out, char **err)
 {
 	int want = wanted_partitions(t, o), count = 1;
 	pg_load_partition *parts = calloc((size_t)want + 1, sizeof *parts);
 	int64_t *cuts = calloc((size_t)want + 1, sizeof *cuts);
+	*out = NULL;
+	*n_out = 0;
 	if (parts == NULL || cuts == NULL) {
 		free(parts);
 		free(cuts);
@@ -318,11 +320,14 @@ int my_load_plan_table(MYSQL *src, PGconn *tgt, const my_load_table *t, int tabl
 		parts[i].est_rows = rows >= 0 ? rows / count : -1;
 		parts[i].est_bytes = t->pt->source->est_bytes / count;
 	}
-	if (rc == 0)
-		rc = pg_load_plan_store(tgt, &t->lt, table, o, parts, count, plan, err);
-	free(parts);
 	free(cuts);
-	return rc;
+	if (rc < 0) {
+		free(parts);
+		return -1;
+	}
+	*out = parts;
+	*n_out = count;
+	return 0;
 }
 
 /* ---- copying one partition ------------------------------------------------------------------------------ */
@@ -357,9 +362,8 @@ static int tgt_sql(my_load_copy *c, const char *sql, const char *what, char **er
 	return rc;
 }
 
-static void append_range(strbuf *sb, const my_load_copy *c, const char *col)
+static void append_range(strbuf *sb, const pg_load_partition *p, const char *col)
 {
-	const pg_load_partition *p = &c->part;
 	if (p->kind != PG_LOAD_PART_INT_RANGE)
 		return;
 	if (!p->open_lo)
@@ -406,7 +410,7 @@ static int prepare_range(my_load_copy *c, bool any, bool *freeze, char **err)
 			  lt->target_name);
 	} else if (c->part.kind == PG_LOAD_PART_INT_RANGE && lt->target_owned && any) {
 		strbuf_appendf(&sb, "DELETE FROM %s WHERE ", lt->target_name);
-		append_range(&sb, c, lt->key_target);
+		append_range(&sb, &c->part, lt->key_target);
 		if (c->part.open_lo && c->part.open_hi)
 			strbuf_append(&sb, "true");
 		rc = tgt_sql(c, strbuf_str(&sb), "deleting the partition's key range", err);
@@ -439,30 +443,58 @@ static int open_target(my_load_copy *c, char **err)
 	return rc;
 }
 
-static int open_source(my_load_copy *c, char **err)
+int my_load_open_rows(my_load_source *src, const my_load_table *t, const pg_load_partition *p, const char *label,
+		      MYSQL_RES **res, char **err)
 {
-	const my_load_table *t = c->t;
 	strbuf sb = STRBUF_INIT, where = STRBUF_INIT;
-	append_range(&where, c, t->key_source);
+	append_range(&where, p, t->key_source);
 	if (t->filter != NULL)
 		strbuf_appendf(&where, "%s%s", where.len ? " AND " : "", t->filter);
 	strbuf_appendf(&sb, "SELECT %s FROM %s", t->select_list, t->from);
 	if (where.len > 0)
 		strbuf_appendf(&sb, " WHERE %s", strbuf_str(&where));
 	int rc = 0;
+	*res = NULL;
 	if (strbuf_failed(&sb) || strbuf_failed(&where))
-		rc = fail(err, "%s: out of memory", c->label);
-	else if (mysql_real_query(c->src->conn, sb.data, sb.len) != 0 ||
-		 (c->res = mysql_use_result(c->src->conn)) == NULL) {
+		rc = fail(err, "%s: out of memory", label);
+	else if (mysql_real_query(src->conn, sb.data, sb.len) != 0 || (*res = mysql_use_result(src->conn)) == NULL) {
 		char context[400];
-		snprintf(context, sizeof context, "%s: source: reading rows", c->label);
-		rc = my_sql_fail(err, context, c->src->conn);
-		c->src->aborted = true;
+		snprintf(context, sizeof context, "%s: source: reading rows", label);
+		rc = my_sql_fail(err, context, src->conn);
+		src->aborted = true;
 	}
-	c->src->in_query = c->res != NULL;
+	src->in_query = *res != NULL;
 	strbuf_free(&sb);
 	strbuf_free(&where);
 	return rc;
+}
+
+int my_load_end_rows(my_load_source *src, MYSQL_RES *res, const char *label, char **err)
+{
+	if (mysql_errno(src->conn) != 0) {
+		char context[400];
+		snprintf(context, sizeof context, "%s: source: reading rows", label);
+		src->aborted = true;
+		return my_sql_fail(err, context, src->conn);
+	}
+	mysql_free_result(res);
+	src->in_query = false;
+	return 0;
+}
+
+void my_load_drop_rows(my_load_source *src, MYSQL_RES *res)
+{
+	/* freeing a half-read result would read the rest of it: cut the connection instead;
+	 * the source transaction is over */
+	shutdown(mysql_get_socket(src->conn), SHUT_RDWR);
+	mysql_free_result(res);
+	src->in_query = false;
+	src->aborted = true;
+}
+
+static int open_source(my_load_copy *c, char **err)
+{
+	return my_load_open_rows(c->src, c->t, &c->part, c->label, &c->res, err);
 }
 
 pg_load_status my_load_copy_start(my_load_source *src, PGconn *tgt, const my_load_table *t,
@@ -552,15 +584,9 @@ static int record_partition(my_load_copy *c, char **err)
 
 static int finish(my_load_copy *c, char **err)
 {
-	if (mysql_errno(c->src->conn) != 0) {
-		char context[400];
-		snprintf(context, sizeof context, "%s: source: reading rows", c->label);
-		c->src->aborted = true;
-		return my_sql_fail(err, context, c->src->conn);
-	}
-	mysql_free_result(c->res);
+	if (my_load_end_rows(c->src, c->res, c->label, err) < 0)
+		return -1;
 	c->res = NULL;
-	c->src->in_query = false;
 	if (put_chunk(c, err) < 0)
 		return -1;
 	c->target_copying = false;
@@ -611,14 +637,8 @@ void my_load_copy_free(my_load_copy *c)
 {
 	if (c == NULL)
 		return;
-	if (c->res != NULL) {
-		/* freeing a half-read result would read the rest of it: cut the connection
-		 * instead; the source transaction is over */
-		shutdown(mysql_get_socket(c->src->conn), SHUT_RDWR);
-		mysql_free_result(c->res);
-		c->src->in_query = false;
-		c->src->aborted = true;
-	}
+	if (c->res != NULL)
+		my_load_drop_rows(c->src, c->res);
 	if (c->target_copying) {
 		PQputCopyEnd(c->tgt, "load of the partition abandoned");
 		PGresult *res;

@@ -1,7 +1,9 @@
-/* Full load of MySQL/MariaDB tables into PostgreSQL: the source transaction with the
- * binlog position of its snapshot, the partition plan, and the copy of one partition
- * (SELECT streamed with mysql_use_result, rows turned into COPY text through the type
- * map, COPY FROM STDIN on the target), committed with its progress row.
+/* Full load of MySQL/MariaDB tables: the source transaction with the binlog position of
+ * its snapshot, the partition plan, the partition's rows (SELECT streamed with
+ * mysql_use_result, my_load_open_rows: any target reads them so), and the copy of one
+ * partition into PostgreSQL (rows turned into COPY text through the type map, COPY FROM
+ * STDIN on the target), committed with its progress row. A MySQL/MariaDB target loads
+ * the same rows through workers/my_infile.h (my_infile_my_source).
  *
  * The target side keeps the same contract as the PostgreSQL load (workers/pg_load.h):
  * ferry.load_progress and ferry.load_plan, keyed by the source table's name as
@@ -76,12 +78,24 @@ void my_load_table_free(my_load_table *t);
 
 /* Splits a table of more than partition_rows estimated rows by ranges of its single
  * integer key (even steps between the key's minimum and maximum; the first and last
- * ranges open), else one partition; stored in ferry.load_plan (or the stored plan read
- * back), appended to plan. 0, or -1 with *err. */
-int my_load_plan_table(MYSQL *src, PGconn *tgt, const my_load_table *t, int table, const pg_load_plan_options *o,
-		       pg_load_plan *plan, char **err);
+ * ranges open), else one partition: *parts (malloc'd, *n of them), for the target to
+ * store (target_ops.plan_store, which keeps a plan stored earlier). 0, or -1 with *err. */
+int my_load_plan_parts(MYSQL *src, const my_load_table *t, int table, const pg_load_plan_options *o,
+		       pg_load_partition **parts, int *n, char **err);
 
-/* ---- copying one partition ------------------------------------------------------------------- */
+/* ---- a partition's rows ------------------------------------------------------------------------ */
+
+/* Starts the partition's SELECT (its key range and the table's filter) on src, streamed:
+ * *res until my_load_end_rows (every row read) or my_load_drop_rows (abandoned: the
+ * source transaction ends with it). label: for messages. 0, or -1 with *err. */
+int my_load_open_rows(my_load_source *src, const my_load_table *t, const pg_load_partition *p, const char *label,
+		      MYSQL_RES **res, char **err);
+/* After the last row: the read's error, if any (then the transaction is over), and the
+ * result freed. 0, or -1 with *err. */
+int my_load_end_rows(my_load_source *src, MYSQL_RES *res, const char *label, char **err);
+void my_load_drop_rows(my_load_source *src, MYSQL_RES *res);
+
+/* ---- copying one partition into PostgreSQL ------------------------------------------------------- */
 
 typedef struct my_load_copy my_load_copy;
 

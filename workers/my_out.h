@@ -22,7 +22,9 @@
  *   character(n)            the text without trailing spaces (MySQL's CHAR drops
  *                           them when read, and its no-pad comparisons would not match)
  *   json, jsonb, uuid, text, enums, interval, inet, ...   the text
- * Values of a MySQL source (MySQL -> MySQL) go by their canonical kind the same way.
+ * Values of a MySQL source (MySQL -> MySQL) go by their canonical kind the same way;
+ * what only MySQL holds (zero and partial dates) arrives as TEXTREP and is written as its
+ * text (workers/my_rowdec.h).
  *
  * Invalid values: the task's invalid_values decides (common/typemap.h): error stops the
  * task, null writes NULL, substitute writes my_out_substitute()'s value: the nearest

@@ -423,6 +423,87 @@ static void add_indexes(build *b)
 	}
 }
 
+/* ---- a MySQL target: the source's own shape ------------------------------------------------ */
+
+static int copy_type(catalog_type *to, const catalog_type *from)
+{
+	to->cls = from->cls;
+	to->length = from->length;
+	to->precision = from->precision;
+	to->scale = from->scale;
+	for (int i = 0; i < from->n_labels; i++)
+		if (catalog_type_add_label(to, from->labels[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void add_mysql_column(build *b, int i, const char *name)
+{
+	const catalog_column *c = &b->src->columns[i];
+	my_pg_column *mc = &b->out->cols[i];
+	char why[300];
+	if (c->generated_expr != NULL) {
+		note(b, "table %s.%s column %s: generated column not created (AS %s)", b->src->schema, b->src->name,
+		     c->name, c->generated_expr);
+		return;
+	}
+	/* the decoder reads a value by the PostgreSQL mapping's conversion: a type without
+	 * one (spatial) has no reader */
+	if (c->type.cls == CATALOG_TYPE_OTHER || typemap_mysql_to_pg(&c->type, &mc->type, why, sizeof why) < 0) {
+		problem(b, "table %s.%s column %s: type %s is not migrated: exclude the column (exclude_column)",
+			b->src->schema, b->src->name, c->name, c->type_name);
+		return;
+	}
+	mc->mysql = true;
+	if (mc->type.conv == TYPEMAP_BOOL)
+		mc->type.conv = TYPEMAP_INT; /* TINYINT(1) holds any TINYINT */
+	mc->charset = my_pg_charset(c->collation);
+	mc->bytes = c->type.cls == CATALOG_TYPE_BINARY ? c->type.length : 0;
+	if (b->o->cdc && mc->charset == MY_CHARSET_OTHER)
+		problem(b, "table %s.%s column %s: collation %s: the change stream is read for utf8mb4, utf8mb3, "
+			"ascii, latin1 and binary data only: convert the column (ALTER TABLE ... CONVERT TO "
+			"CHARACTER SET utf8mb4) or exclude it", b->src->schema, b->src->name, c->name, c->collation);
+	/* MariaDB's JSON is a LONGTEXT with a json_valid() check: JSON says both, on either
+	 * flavour of target */
+	bool json = c->type.cls == CATALOG_TYPE_JSON;
+	catalog_column *tc = catalog_add_column(b->out->target, name, json ? "json" : c->type_name);
+	if (tc == NULL || copy_type(&tc->type, &c->type) < 0 ||
+	    catalog_set_string(&tc->collation, json ? NULL : c->collation) < 0 ||
+	    catalog_set_string(&tc->default_expr, c->default_expr) < 0 ||
+	    catalog_set_string(&tc->on_update, c->on_update) < 0) {
+		b->oom = true;
+		return;
+	}
+	mc->target = b->out->target->n_columns - 1;
+	tc->not_null = c->not_null;
+	tc->auto_increment = c->auto_increment;
+}
+
+static void add_mysql_indexes(build *b)
+{
+	for (int i = 0; i < b->src->n_indexes && !b->oom; i++) {
+		const catalog_index *idx = &b->src->indexes[i];
+		const char *why = idx->has_expression ? "functional key part" : NULL;
+		for (int k = 0; why == NULL && k < idx->n_parts; k++)
+			if (idx->parts[k].column < 0 || b->out->cols[idx->parts[k].column].target < 0)
+				why = "uses an excluded or generated column";
+		if (why != NULL) {
+			note(b, "index %s on %s.%s: not created (%s)", idx->name, b->src->schema, b->src->name, why);
+			continue;
+		}
+		catalog_index *ti = catalog_add_index(b->out->target, idx->name);
+		if (ti == NULL || catalog_set_string(&ti->method, idx->method) < 0) {
+			b->oom = true;
+			return;
+		}
+		ti->unique = idx->unique;
+		for (int k = 0; k < idx->n_parts && !b->oom; k++)
+			if (catalog_index_add_part(ti, b->out->cols[idx->parts[k].column].target, idx->parts[k].descending,
+						   idx->parts[k].prefix_length) < 0)
+				b->oom = true;
+	}
+}
+
 int my_pg_table_build(const catalog_table *src, const my_pg_options *o, my_pg_table *out, strbuf *problems,
 		      pg_ddl_script *notes)
 {
@@ -431,7 +512,7 @@ int my_pg_table_build(const catalog_table *src, const my_pg_options *o, my_pg_ta
 	catalog_map_table(o->names, src, &b.tschema, &b.tname);
 	out->source = src;
 	out->n_cols = src->n_columns;
-	out->cat = catalog_new(ENGINE_POSTGRESQL);
+	out->cat = catalog_new(o->mysql_target ? ENGINE_MYSQL : ENGINE_POSTGRESQL);
 	out->cols = calloc((size_t)src->n_columns + 1, sizeof *out->cols);
 	out->target = out->cat ? catalog_add_table(out->cat, b.tschema, b.tname) : NULL;
 	if (out->target == NULL || out->cols == NULL) {
@@ -443,19 +524,24 @@ int my_pg_table_build(const catalog_table *src, const my_pg_options *o, my_pg_ta
 	out->target->id = src->id;
 	out->target->est_rows = src->est_rows;
 	out->target->est_bytes = src->est_bytes;
-	check_name(&b, "schema", b.tschema, "rename_schema");
-	check_name(&b, "table", b.tname, "rename_table");
+	out->target->auto_increment_next = src->auto_increment_next;
+	if (!o->mysql_target) { /* a MySQL target checks its own names (workers/my_ddl.h) */
+		check_name(&b, "schema", b.tschema, "rename_schema");
+		check_name(&b, "table", b.tname, "rename_table");
+	}
 	for (int i = 0; i < src->n_columns && !b.oom; i++) {
 		out->cols[i].target = -1;
 		const char *name = catalog_map_column(o->names, src, i);
-		if (name != NULL)
+		if (name != NULL && o->mysql_target)
+			add_mysql_column(&b, i, name);
+		else if (name != NULL)
 			add_target_column(&b, i, name);
 	}
 	out->n_copied = out->target->n_columns;
 	if (!b.oom && b.problem_count == 0)
 		add_key(&b);
 	if (!b.oom && b.problem_count == 0)
-		add_indexes(&b);
+		o->mysql_target ? add_mysql_indexes(&b) : add_indexes(&b);
 	if (b.oom && problems)
 		strbuf_append(problems, "out of memory\n");
 	if (b.oom || b.problem_count > 0) {

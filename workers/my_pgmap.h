@@ -1,4 +1,4 @@
-/* A MySQL/MariaDB table as it is to exist on a PostgreSQL target: the mapping layer
+/* A MySQL/MariaDB table as it is to exist on its target: the mapping layer
  * between the MySQL catalog (workers/my_catalog.h) and the PostgreSQL DDL builder
  * (workers/pg_ddl.h), through the one type map (common/typemap.h).
  *
@@ -16,7 +16,16 @@
  * "<table>_<index>", an ENUM column's type "<table>_<column>", an AUTO_INCREMENT
  * column's identity sequence "<table>_<column>_seq".
  * Defaults: literals and CURRENT_TIMESTAMP are kept, the rest is left out with a note;
- * FULLTEXT, SPATIAL, prefix and functional indexes likewise (doc/type-mapping.md). */
+ * FULLTEXT, SPATIAL, prefix and functional indexes likewise (doc/type-mapping.md).
+ *
+ * A MySQL/MariaDB target (my_pg_options.mysql_target) gets the table as the source
+ * declares it instead: a MySQL-shaped model (engine mysql) with the target names, each
+ * column's COLUMN_TYPE, collation, NOT NULL, default and AUTO_INCREMENT as they are, the
+ * key and the secondary indexes (prefixes and FULLTEXT kept, functional ones noted);
+ * generated columns are left out with a note (the target would compute them, a row
+ * image carries them). workers/my_ddl.h builds its DDL. The per-column conversions stay
+ * the decoder's (workers/my_rowdec.h), with MySQL's own values where PostgreSQL's would
+ * differ (my_pg_column.mysql). */
 #ifndef FERRY_MY_PGMAP_H
 #define FERRY_MY_PGMAP_H
 
@@ -43,6 +52,9 @@ typedef struct my_pg_column {
 	typemap_pg type;  /* the PostgreSQL type and the value conversion */
 	my_charset charset;
 	int bytes;        /* BINARY(n): n, to restore the padding the binlog strips; 0 otherwise */
+	/* The target is MySQL: values as MySQL has them (TINYINT(1) any integer, SET its
+	 * comma list, text with NUL bytes) rather than what PostgreSQL can hold. */
+	bool mysql;
 } my_pg_column;
 
 typedef struct my_pg_table {
@@ -57,6 +69,7 @@ typedef struct my_pg_table {
 typedef struct my_pg_options {
 	const catalog_name_map *names; /* renames and excluded columns; NULL = none */
 	bool cdc;                      /* the task reads the change stream too */
+	bool mysql_target;             /* the target is MySQL/MariaDB: the source's own shape */
 } my_pg_options;
 
 /* 0 with out filled; -1 with one line per problem appended to problems (every problem

@@ -164,7 +164,7 @@ static int put_text(conv_ctx *x, const my_cell *c)
 		s = strbuf_str(x->scratch);
 		len = x->scratch->len;
 	}
-	if (memchr(s, '\0', len) != NULL)
+	if (!x->mc->mysql && memchr(s, '\0', len) != NULL) /* MySQL's text holds NUL, PostgreSQL's not */
 		return invalid(x, s, len);
 	if (x->mc->type.conv == TYPEMAP_JSON)
 		record_put_json(x->e, s, len);
@@ -198,6 +198,22 @@ static int put_bits(conv_ctx *x, const my_cell *c)
 	return 0;
 }
 
+/* A SET for a MySQL target: its labels in declared order, comma separated, as MySQL
+ * prints it. */
+static int put_set_list(conv_ctx *x, uint64_t v, const catalog_type *t)
+{
+	strbuf_reset(x->scratch);
+	for (int i = 0; i < t->n_labels && i < 64; i++) {
+		if (!((v >> i) & 1))
+			continue;
+		if (x->scratch->len > 0)
+			strbuf_append_char(x->scratch, ',');
+		strbuf_append(x->scratch, t->labels[i]);
+	}
+	record_put_text(x->e, x->scratch->data ? x->scratch->data : "", x->scratch->len);
+	return 0;
+}
+
 static int put_enum_set(conv_ctx *x, const my_cell *c)
 {
 	uint64_t v = my_binlog_uint(c);
@@ -216,6 +232,8 @@ static int put_enum_set(conv_ctx *x, const my_cell *c)
 		record_put_text(x->e, t->labels[v - 1], strlen(t->labels[v - 1]));
 		return 0;
 	}
+	if (x->mc->mysql)
+		return put_set_list(x, v, t);
 	strbuf_reset(x->scratch);
 	strbuf_append_char(x->scratch, '{');
 	for (int i = 0; i < t->n_labels && i < 64; i++) {
@@ -255,6 +273,20 @@ static void old_datetime(const my_cell *c, int *y, int *mo, int *d, int64_t *us)
 	*us = (int64_t)((time / 10000) * 3600 + (time / 100 % 100) * 60 + time % 100) * 1000000;
 }
 
+/* A MySQL target holds zero and partial dates: their text, as MySQL prints it. */
+static int put_zero_date(conv_ctx *x, int y, int mo, int d, int64_t us, bool with_time)
+{
+	char text[64];
+	int n = snprintf(text, sizeof text, "%04d-%02d-%02d", y, mo, d);
+	if (with_time) {
+		int64_t s = us / 1000000;
+		n += snprintf(text + n, sizeof text - (size_t)n, " %02d:%02d:%02d.%06d", (int)(s / 3600), (int)(s / 60 % 60),
+			      (int)(s % 60), (int)(us % 1000000));
+	}
+	record_put_textrep(x->e, text, (size_t)n);
+	return 0;
+}
+
 static int put_datetime(conv_ctx *x, const my_cell *c, uint8_t t)
 {
 	int y, mo, d;
@@ -263,6 +295,8 @@ static int put_datetime(conv_ctx *x, const my_cell *c, uint8_t t)
 		old_datetime(c, &y, &mo, &d, &us);
 	else
 		my_binlog_datetime2(c, x->tm->meta[x->col], &y, &mo, &d, &us);
+	if ((mo == 0 || d == 0) && x->mc->mysql)
+		return put_zero_date(x, y, mo, d, us, true);
 	if (mo == 0 || d == 0) {
 		char shown[40];
 		snprintf(shown, sizeof shown, "%04d-%02d-%02d", y, mo, d);
@@ -276,6 +310,8 @@ static int put_date(conv_ctx *x, const my_cell *c)
 {
 	int y, mo, d;
 	my_binlog_date(c, &y, &mo, &d);
+	if ((mo == 0 || d == 0) && x->mc->mysql)
+		return put_zero_date(x, y, mo, d, 0, false);
 	if (mo == 0 || d == 0) {
 		char shown[40];
 		snprintf(shown, sizeof shown, "%04d-%02d-%02d", y, mo, d);
@@ -303,6 +339,8 @@ static int put_timestamp(conv_ctx *x, const my_cell *c, uint8_t t)
 	int64_t us = t == MY_T_TIMESTAMP ? (int64_t)my_binlog_uint(c) * 1000000 : my_binlog_timestamp2(c, x->tm->meta[x->col], &zero);
 	if (t == MY_T_TIMESTAMP)
 		zero = us == 0;
+	if (zero && x->mc->mysql)
+		return put_zero_date(x, 0, 0, 0, 0, true);
 	if (zero)
 		return invalid(x, "0000-00-00 00:00:00", 19);
 	record_put_timestamptz(x->e, us);

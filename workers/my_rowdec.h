@@ -10,7 +10,10 @@
  *   UUID, INET its text.
  * Columns left out (exclude_column) are not in the tuple; columns absent from a MINIMAL
  * image are UNCHANGED (the target keeps, or on INSERT defaults, them). Invalid values
- * follow the task's policy and are counted (workers/my_value.h's my_invalid). */
+ * follow the task's policy and are counted (workers/my_value.h's my_invalid).
+ * For a MySQL target (my_pg_column.mysql) values stay MySQL's: TINYINT(1) INT64, SET its
+ * comma list as TEXT, zero and partial dates their text as TEXTREP ("0000-00-00",
+ * "2024-00-10 00:00:00.000000"), text with NUL bytes as it is. */
 #ifndef FERRY_MY_ROWDEC_H
 #define FERRY_MY_ROWDEC_H
 

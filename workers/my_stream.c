@@ -165,7 +165,8 @@ static int commit_txn(my_stream *s, uint32_t end)
 static const char *target_type(const my_pg_table *pt, int col, char *buf, size_t size)
 {
 	const catalog_column *c = &pt->target->columns[col];
-	if (c->type.cls != CATALOG_TYPE_ENUM)
+	/* a MySQL target's ENUM is inline: COLUMN_TYPE says it all */
+	if (c->type.cls != CATALOG_TYPE_ENUM || pt->target->engine == ENGINE_MYSQL)
 		return c->type_name;
 	snprintf(buf, size, "\"%s\".\"%s\"", c->type.udt_schema, c->type.udt_name);
 	return buf;

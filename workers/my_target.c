@@ -154,6 +154,11 @@ static const char *const bookkeeping_sql[] = {
 	" `updated_at` datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
 	" PRIMARY KEY (`task`, `worker`)"
 	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+	"CREATE TABLE IF NOT EXISTS `" MY_TARGET_DB "`.`source_position` ("
+	" `task` varchar(200) NOT NULL, `file` varchar(512) NOT NULL, `position` bigint unsigned NOT NULL,"
+	" `updated_at` datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
+	" PRIMARY KEY (`task`)"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 };
 
 int my_target_bookkeeping_init(MYSQL *conn, char **err)

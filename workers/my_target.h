@@ -14,7 +14,9 @@
  *   ferry.load_progress (task, source_table, partition, rows, finished_at, finish_position)
  *   ferry.load_plan     (task, source_table, partition, kind, lo, hi, est_rows)
  *   ferry.apply_progress (task, worker, position, updated_at)
- * the same columns and meaning as on a PostgreSQL target (workers/pg_load.h).
+ *   ferry.source_position (task, file, position, updated_at): a MySQL source's stream
+ * the same columns and meaning as on a PostgreSQL target (workers/pg_load.h,
+ * workers/capture_my.c).
  *
  * Failures: every failed statement records whether retrying can help (the connection is
  * lost, the server is shutting down, a deadlock or lock wait timeout rolled the
@@ -44,7 +46,7 @@ void my_target_refuse_local_infile(MYSQL *conn);
  * and later), utf8mb4_0900_bin (MySQL 8), else utf8mb4_bin. */
 const char *my_target_collation(MYSQL *conn);
 
-/* Creates database ferry and its three tables unless they exist. 0, or -1 with *err. */
+/* Creates database ferry and its four tables unless they exist. 0, or -1 with *err. */
 int my_target_bookkeeping_init(MYSQL *conn, char **err);
 
 /* my_sql_command / my_sql_query that also classify a failure (my_target_transient). */

@@ -6,11 +6,16 @@
 
 #include "workers/my_catalog.h"
 #include "workers/my_sql.h"
+#include "workers/target.h"
 
-bool my_task_is_my_to_pg(const task_config *task)
+bool my_task_is_my_source(const task_config *task)
 {
-	return task->source_ep != NULL && task->target_ep != NULL && task->source_ep->engine == ENGINE_MYSQL &&
-	       task->target_ep->engine == ENGINE_POSTGRESQL;
+	return task->source_ep != NULL && task->source_ep->engine == ENGINE_MYSQL && target_ops_for(task) != NULL;
+}
+
+bool my_task_mysql_target(const task_config *task)
+{
+	return task->target_ep != NULL && task->target_ep->engine == ENGINE_MYSQL;
 }
 
 int my_task_session(MYSQL *conn, char **err)
@@ -44,7 +49,8 @@ int my_task_tables_read(MYSQL *conn, const task_config *task, my_task_tables *ou
 		my_task_tables_free(out);
 		return -1;
 	}
-	my_pg_options o = {.names = &out->base.map, .cdc = task->migration_type != MIGRATION_FULL_LOAD};
+	my_pg_options o = {.names = &out->base.map, .cdc = task->migration_type != MIGRATION_FULL_LOAD,
+			   .mysql_target = my_task_mysql_target(task)};
 	int bad = 0;
 	for (int i = 0; i < n; i++)
 		if (pg_task_table_selected(&out->base, i) &&

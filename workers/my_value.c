@@ -10,6 +10,11 @@ void my_value_select_expr(strbuf *sb, const char *column, const my_pg_column *mc
 		strbuf_append(sb, "CAST(");
 		sql_append_mysql_ident(sb, column);
 		strbuf_append(sb, " AS DOUBLE)");
+	} else if (mc->mysql && mc->type.conv == TYPEMAP_BIT) {
+		/* a MySQL target's loader reads BIT as a number (workers/my_infile.c) */
+		strbuf_append(sb, "CAST(");
+		sql_append_mysql_ident(sb, column);
+		strbuf_append(sb, " AS UNSIGNED)");
 	} else {
 		sql_append_mysql_ident(sb, column);
 	}

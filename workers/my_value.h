@@ -24,7 +24,8 @@ typedef struct my_invalid {
 	char first[300];     /* the first one, described: column, value, what was written */
 } my_invalid;
 
-/* The expression a SELECT of the full load reads column c (source name) with. */
+/* The expression a SELECT of the full load reads column c (source name) with (for a
+ * MySQL target, BIT as its number: LOAD DATA reads it so). */
 void my_value_select_expr(strbuf *sb, const char *column, const my_pg_column *mc);
 
 /* Appends one value in PostgreSQL's COPY text format (escaped; NULL is \N) to out.

@@ -1,7 +1,8 @@
-/* The target engine, as the workers of a task with a PostgreSQL source see it: one table
- * of operations per target engine (target_pg.c for PostgreSQL, target_my.c for
- * MySQL/MariaDB), so capture's planning, the load loop and the apply loop are written
- * once and only the calls that touch the target differ.
+/* The target engine, as the workers of a task see it: one table of operations per target
+ * engine (target_pg.c for PostgreSQL, target_my.c for MySQL/MariaDB), so capture's
+ * planning, the load loops and the apply loop are written once per source engine and
+ * only the calls that touch the target differ. Every pair runs through it:
+ * PostgreSQL -> PostgreSQL or MySQL, MySQL -> PostgreSQL or MySQL.
  *
  * The operations keep the contracts of the PostgreSQL engine they generalise:
  *   planning   workers/capture_int.h (check, bookkeeping, before-load DDL with the
@@ -30,9 +31,16 @@
 #include "workers/pg_load_plan.h"
 #include "workers/pg_task.h"
 
+struct my_load_source;
+struct my_load_table;
+
 /* One partition to copy. Borrowed until the copy is freed. */
 typedef struct target_copy_args {
-	pg_load_source *src;           /* the open source transaction */
+	pg_load_source *src;           /* the open source transaction (a PostgreSQL source) */
+	/* A MySQL source instead (workers/my_load.h): its open transaction and the table as
+	 * the target has it (lt is then &my_lt->lt, whose model carries the target names). */
+	struct my_load_source *my_src;
+	const struct my_load_table *my_lt;
 	endpoint_conn *target;         /* idle, no transaction open */
 	const pg_load_table *lt;
 	const pg_load_partition *p;
@@ -76,9 +84,21 @@ typedef struct target_ops {
 	bool (*copy_position)(const void *copy, uint64_t *position);
 	void (*copy_free)(void *copy);
 	/* Indexes (and statistics) after the table's last partition, recorded as partition 0;
-	 * 0 also when it was recorded already. */
-	int (*finish_table)(endpoint_conn *target, const pg_load_table *lt, const pg_task_tables *tt,
+	 * 0 also when it was recorded already. names as for prepare_table. */
+	int (*finish_table)(endpoint_conn *target, const pg_load_table *lt, const catalog_name_map *names,
 			    const task_config *task, char **err);
+	/* ---- a source without a slot (MySQL: capture_my.c) ---- */
+	/* Stores parts[0..n) as lt's plan unless one is stored already, then appends the
+	 * stored plan (the same whoever stored it first) to plan. */
+	int (*plan_store)(endpoint_conn *target, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+			  const pg_load_partition *parts, int n, pg_load_plan *plan, char **err);
+	/* Where the task's change stream resumes (ferry.source_position: binlog file name and
+	 * record_mysql_position): *found false for a task that never stored one. */
+	int (*position_read)(endpoint_conn *target, const char *task, char *file, size_t file_size,
+			     uint64_t *position, bool *found, char **err);
+	/* insert: the first store of the task, else an update. */
+	int (*position_store)(endpoint_conn *target, const char *task, const char *file, uint64_t position,
+			      bool insert, char **err);
 	/* ---- apply ---- */
 	void *(*apply_open)(endpoint_conn *target, const task_config *task, int worker, char **err);
 	uint64_t (*apply_position)(const void *a);
@@ -102,9 +122,8 @@ typedef struct target_ops {
 extern const target_ops target_pg_ops;
 extern const target_ops target_my_ops;
 
-/* The target engine of a task, or NULL when the workers have no engine for the pair yet
- * (they then only hold their connections): PostgreSQL -> PostgreSQL or MySQL, and
- * MySQL -> PostgreSQL (MySQL -> MySQL waits for a MySQL source's load into MySQL). */
+/* The target engine of a task (every pair of PostgreSQL and MySQL/MariaDB has one), or
+ * NULL when the task lacks an endpoint. */
 const target_ops *target_ops_for(const task_config *task);
 
 #endif

@@ -1,8 +1,11 @@
-/* The MySQL/MariaDB target engine behind workers/target.h: my_ddl, my_infile, my_apply.
+/* The MySQL/MariaDB target engine behind workers/target.h: my_ddl, my_infile, my_apply,
+ * for a PostgreSQL source and for a MySQL/MariaDB one (whose tables arrive already in
+ * their target shape, workers/my_pgmap.h).
  * Each entry point a worker calls first on its connection (check for capture, the copy
  * and finish calls for load, apply_open for apply) sets the session up (my_target.h). */
 #include "workers/target.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "workers/my_apply.h"
 #include "workers/my_ddl.h"
 #include "workers/my_infile.h"
+#include "workers/my_load.h"
 #include "workers/my_sql.h"
 #include "workers/my_target.h"
 #include "workers/pg_load_internal.h"
@@ -112,15 +116,27 @@ static int plan_table(PGconn *source, endpoint_conn *target, const pg_load_table
 
 /* ---- load ----------------------------------------------------------------------------------- */
 
+/* The partition's rows: a PostgreSQL source's COPY, or a MySQL source's SELECT. */
+static int row_source(const target_copy_args *a, bool whole, my_infile_source *source, char **err)
+{
+	if (a->my_src != NULL)
+		return my_infile_my_source(a->my_src, a->my_lt, a->p, source, err);
+	return my_infile_pg_source(a->src, a->lt, &a->tables->map, a->p, whole, source, err);
+}
+
 static pg_load_status copy_start(const target_copy_args *a, void **copy, char **err)
 {
 	*copy = NULL;
 	MYSQL *conn = a->target->mysql;
 	if (my_target_session(conn, err) < 0)
 		return PG_LOAD_ERROR;
-	my_infile_options o = {.task = a->task->name, .names = &a->tables->map, .invalid = a->task->invalid_values,
+	/* a MySQL source's table model carries the target names already */
+	bool my = a->my_src != NULL;
+	my_infile_options o = {.task = a->task->name, .names = my ? NULL : &a->tables->map,
+			     .invalid = a->task->invalid_values,
 			     .target_owned = a->task->target_table_prep != TABLE_PREP_NOTHING,
-			     .exported = a->src->exported, .snapshot_position = a->src->snapshot_lsn,
+			     .exported = my ? !a->my_src->has_position : a->src->exported,
+			     .snapshot_position = my ? a->my_src->position : a->src->snapshot_lsn,
 			     .interrupt = a->interrupt, .interrupt_arg = a->interrupt_arg};
 	my_infile_copy *c = NULL;
 	bool whole = false;
@@ -128,7 +144,7 @@ static pg_load_status copy_start(const target_copy_args *a, void **copy, char **
 	if (st != PG_LOAD_MORE)
 		return st;
 	my_infile_source source;
-	if (my_infile_pg_source(a->src, a->lt, &a->tables->map, a->p, whole, &source, err) < 0) {
+	if (row_source(a, whole, &source, err) < 0) {
 		my_infile_copy_free(c);
 		my_target_set_transient(false);
 		return PG_LOAD_ERROR;
@@ -149,12 +165,73 @@ static uint64_t copy_invalid(const void *c) { return my_infile_copy_invalid(c); 
 static bool copy_position(const void *c, uint64_t *pos) { return my_infile_copy_position(c, pos); }
 static void copy_free(void *c) { my_infile_copy_free(c); }
 
-static int finish_table(endpoint_conn *target, const pg_load_table *lt, const pg_task_tables *tt,
+static int finish_table(endpoint_conn *target, const pg_load_table *lt, const catalog_name_map *names,
 			const task_config *task, char **err)
 {
 	if (my_target_session(target->mysql, err) < 0)
 		return -1;
-	return my_infile_finish_table(target->mysql, lt, &tt->map, task, err);
+	return my_infile_finish_table(target->mysql, lt, names, task, err);
+}
+
+/* ---- a source without a slot ----------------------------------------------------------------- */
+
+static int plan_store(endpoint_conn *target, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+		      const pg_load_partition *parts, int n, pg_load_plan *plan, char **err)
+{
+	return my_infile_plan_store(target->mysql, lt, table, o, parts, n, plan, err);
+}
+
+static void append_task(strbuf *sb, MYSQL *conn, const char *task)
+{
+	my_target_append_literal(sb, conn, task, strlen(task));
+}
+
+static int position_read(endpoint_conn *target, const char *task, char *file, size_t file_size, uint64_t *position,
+			 bool *found, char **err)
+{
+	MYSQL *conn = target->mysql;
+	if (my_target_session(conn, err) < 0 || my_target_bookkeeping_init(conn, err) < 0)
+		return -1;
+	strbuf sb = STRBUF_INIT;
+	strbuf_append(&sb, "SELECT `file`, `position` FROM `" MY_TARGET_DB "`.`source_position` WHERE `task` = ");
+	append_task(&sb, conn, task);
+	MYSQL_RES *res = strbuf_failed(&sb) ? NULL
+					    : my_target_query(conn, sb.data, "target: reading ferry.source_position", err);
+	strbuf_free(&sb);
+	if (res == NULL)
+		return -1;
+	MYSQL_ROW row = mysql_fetch_row(res);
+	*found = row != NULL && row[0] != NULL && row[1] != NULL;
+	if (*found) {
+		snprintf(file, file_size, "%s", row[0]);
+		*position = strtoull(row[1], NULL, 10);
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position, bool insert,
+			  char **err)
+{
+	MYSQL *conn = target->mysql;
+	strbuf sb = STRBUF_INIT;
+	if (insert) {
+		strbuf_append(&sb, "INSERT INTO `" MY_TARGET_DB "`.`source_position` (`task`, `file`, `position`) VALUES (");
+		append_task(&sb, conn, task);
+		strbuf_append(&sb, ", ");
+		my_target_append_literal(&sb, conn, file, strlen(file));
+		strbuf_appendf(&sb, ", %" PRIu64 ")", position);
+	} else {
+		strbuf_append(&sb, "UPDATE `" MY_TARGET_DB "`.`source_position` SET `file` = ");
+		my_target_append_literal(&sb, conn, file, strlen(file));
+		strbuf_appendf(&sb, ", `position` = %" PRIu64 ", `updated_at` = CURRENT_TIMESTAMP(6) WHERE `task` = ",
+			       position);
+		append_task(&sb, conn, task);
+	}
+	int rc = strbuf_failed(&sb) ? pg_load_fail(err, "out of memory")
+				    : my_target_exec(conn, sb.data, "target: storing the stream position", err);
+	strbuf_free(&sb);
+	return rc;
 }
 
 /* ---- apply ---------------------------------------------------------------------------------- */
@@ -195,6 +272,9 @@ const target_ops target_my_ops = {
 	.copy_position = copy_position,
 	.copy_free = copy_free,
 	.finish_table = finish_table,
+	.plan_store = plan_store,
+	.position_read = position_read,
+	.position_store = position_store,
 	.apply_open = apply_open,
 	.apply_position = apply_position,
 	.apply_set_idempotent = apply_set_idempotent,

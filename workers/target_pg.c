@@ -1,24 +1,25 @@
-/* The PostgreSQL target engine behind workers/target.h: thin wrappers around pg_load,
- * pg_ddl, pg_target_check and pg_apply. */
+/* The PostgreSQL target engine behind workers/target.h: thin wrappers around pg_load
+ * (my_load for a MySQL source's partitions), pg_ddl, pg_target_check and pg_apply. */
 #include "workers/target.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "workers/load_int.h"
+#include "workers/my_load.h"
 #include "workers/pg_apply.h"
 #include "workers/pg_ddl.h"
+#include "workers/pg_load_internal.h"
 #include "workers/pg_target_check.h"
 
 const target_ops *target_ops_for(const task_config *task)
 {
 	if (task->source_ep == NULL || task->target_ep == NULL)
 		return NULL;
-	if (task->target_ep->engine == ENGINE_POSTGRESQL)
-		return &target_pg_ops;
-	return task->source_ep->engine == ENGINE_POSTGRESQL ? &target_my_ops : NULL;
+	return task->target_ep->engine == ENGINE_POSTGRESQL ? &target_pg_ops : &target_my_ops;
 }
 
 /* ---- planning -------------------------------------------------------------------------- */
@@ -86,26 +87,96 @@ static int plan_table(PGconn *source, endpoint_conn *target, const pg_load_table
 
 /* ---- load -------------------------------------------------------------------------------- */
 
+/* A partition of either source engine: pg_load for PostgreSQL's, my_load for MySQL's. */
+typedef struct pg_copy {
+	pg_load_copy *pg;
+	my_load_copy *my;
+	const char *table;    /* the source table, for messages */
+} pg_copy;
+
+static pg_load_status copy_start_my(const target_copy_args *a, pg_copy *c, char **err)
+{
+	my_load_copy_options o = {.task = a->task->name, .invalid_values = a->task->invalid_values};
+	return my_load_copy_start(a->my_src, a->target->pg, a->my_lt, a->p, &o, &c->my, err);
+}
+
 static pg_load_status copy_start(const target_copy_args *a, void **copy, char **err)
 {
-	/* copied by pg_load_copy_start */
-	pg_load_copy_options o = {.task = a->task->name, .whole_table = a->whole};
-	pg_load_copy *c = NULL;
-	pg_load_status st = pg_load_copy_start(a->src, a->target->pg, a->lt, a->p, &o, &c, err);
+	*copy = NULL;
+	pg_copy *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return pg_load_fail(err, "table %s: out of memory", a->lt->source_name), PG_LOAD_ERROR;
+	c->table = a->lt->source_name;
+	pg_load_status st;
+	if (a->my_src != NULL) {
+		st = copy_start_my(a, c, err);
+	} else {
+		/* copied by pg_load_copy_start */
+		pg_load_copy_options o = {.task = a->task->name, .whole_table = a->whole};
+		st = pg_load_copy_start(a->src, a->target->pg, a->lt, a->p, &o, &c->pg, err);
+	}
+	if (c->pg == NULL && c->my == NULL) {
+		free(c);
+		return st;
+	}
 	*copy = c;
 	return st;
 }
 
-static pg_load_status copy_step(void *c, int timeout_ms, char **err) { return pg_load_copy_step(c, timeout_ms, err); }
-static int64_t copy_rows(const void *c) { return pg_load_copy_rows(c); }
-static bool copy_position(const void *c, uint64_t *pos) { return pg_load_copy_position(c, pos); }
-static void copy_free(void *c) { pg_load_copy_free(c); }
+/* Invalid values of a MySQL source's partition, once it committed. */
+static void log_invalid(const pg_copy *c)
+{
+	const my_invalid *inv = my_load_copy_invalid(c->my);
+	if (inv->count > 0)
+		log_warning("table %s: %" PRIu64 " invalid value%s (invalid_values = %s); the first: %s", c->table,
+			    inv->count, inv->count == 1 ? "" : "s", typemap_invalid_values_name(inv->policy), inv->first);
+}
 
-static int finish_table(endpoint_conn *target, const pg_load_table *lt, const pg_task_tables *tt,
+static pg_load_status copy_step(void *copy, int timeout_ms, char **err)
+{
+	pg_copy *c = copy;
+	if (c->pg != NULL)
+		return pg_load_copy_step(c->pg, timeout_ms, err);
+	pg_load_status st = my_load_copy_step(c->my, timeout_ms, err);
+	if (st == PG_LOAD_DONE)
+		log_invalid(c);
+	return st;
+}
+
+static int64_t copy_rows(const void *copy)
+{
+	const pg_copy *c = copy;
+	return c->pg ? pg_load_copy_rows(c->pg) : my_load_copy_rows(c->my);
+}
+
+static uint64_t copy_invalid(const void *copy)
+{
+	const pg_copy *c = copy;
+	return c->my ? my_load_copy_invalid(c->my)->count : 0;
+}
+
+/* A MySQL source's position is its snapshot's, which the load driver has. */
+static bool copy_position(const void *copy, uint64_t *pos)
+{
+	const pg_copy *c = copy;
+	return c->pg ? pg_load_copy_position(c->pg, pos) : false;
+}
+
+static void copy_free(void *copy)
+{
+	pg_copy *c = copy;
+	if (c == NULL)
+		return;
+	pg_load_copy_free(c->pg);
+	my_load_copy_free(c->my);
+	free(c);
+}
+
+static int finish_table(endpoint_conn *target, const pg_load_table *lt, const catalog_name_map *names,
 			const task_config *task, char **err)
 {
 	/* the same options as prepare_table's: the key deferred there is added here */
-	pg_ddl_options d = {.names = &tt->map, .prep = task->target_table_prep, .create_tables = task->create_tables,
+	pg_ddl_options d = {.names = names, .prep = task->target_table_prep, .create_tables = task->create_tables,
 			    .defer_primary_key = true};
 	pg_ddl_script after = {0};
 	int rc = pg_ddl_after_load(lt->source, &d, &after, err);
@@ -118,6 +189,51 @@ static int finish_table(endpoint_conn *target, const pg_load_table *lt, const pg
 		log_warning("%s", after.notes[i]);
 	pg_ddl_script_free(&after);
 	return rc;
+}
+
+/* ---- a source without a slot ------------------------------------------------------------ */
+
+static int plan_store(endpoint_conn *target, const pg_load_table *lt, int table, const pg_load_plan_options *o,
+		      const pg_load_partition *parts, int n, pg_load_plan *plan, char **err)
+{
+	return pg_load_plan_store(target->pg, lt, table, o, parts, n, plan, err);
+}
+
+static const char position_table_sql[] =
+	"CREATE SCHEMA IF NOT EXISTS \"ferry\";"
+	"CREATE TABLE IF NOT EXISTS \"ferry\".\"source_position\" (\"task\" text PRIMARY KEY, \"file\" text NOT NULL,"
+	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now())";
+
+static int position_read(endpoint_conn *target, const char *task, char *file, size_t file_size, uint64_t *position,
+			 bool *found, char **err)
+{
+	if (pg_load_command(target->pg, position_table_sql, 0, NULL, "target: creating ferry.source_position", err) < 0)
+		return -1;
+	const char *params[1] = {task};
+	PGresult *res = pg_load_exec(target->pg, "SELECT file, position FROM \"ferry\".\"source_position\" WHERE task = $1",
+				     1, params, PGRES_TUPLES_OK, "target: reading ferry.source_position", err);
+	if (res == NULL)
+		return -1;
+	*found = PQntuples(res) > 0;
+	if (*found) {
+		snprintf(file, file_size, "%s", PQgetvalue(res, 0, 0));
+		*position = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position, bool insert,
+			  char **err)
+{
+	char pos[24];
+	snprintf(pos, sizeof pos, "%" PRIu64, position);
+	const char *params[3] = {task, file, pos};
+	return pg_load_command(target->pg,
+			       insert ? "INSERT INTO \"ferry\".\"source_position\" (task, file, position) VALUES ($1, $2, $3::int8)"
+				      : "UPDATE \"ferry\".\"source_position\" SET file = $2, position = $3::int8, updated_at = now()"
+					" WHERE task = $1",
+			       3, params, "target: storing the stream position", err);
 }
 
 /* ---- apply ------------------------------------------------------------------------------- */
@@ -153,9 +269,13 @@ const target_ops target_pg_ops = {
 	.copy_start = copy_start,
 	.copy_step = copy_step,
 	.copy_rows = copy_rows,
+	.copy_invalid = copy_invalid,
 	.copy_position = copy_position,
 	.copy_free = copy_free,
 	.finish_table = finish_table,
+	.plan_store = plan_store,
+	.position_read = position_read,
+	.position_store = position_store,
 	.apply_open = apply_open,
 	.apply_position = apply_position,
 	.apply_set_idempotent = apply_set_idempotent,

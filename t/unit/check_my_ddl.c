@@ -1,6 +1,7 @@
 /* Unit tests: MySQL/MariaDB DDL from a PostgreSQL table model (workers/my_ddl.h): column
  * types through the type map, keys MySQL can index, defaults, AUTO_INCREMENT, names it
- * refuses, secondary indexes after the load. With FERRY_TEST_MYSQL_SOCKET (a MariaDB root
+ * refuses, secondary indexes after the load; from a MySQL table model, the source's own
+ * declarations. With FERRY_TEST_MYSQL_SOCKET (a MariaDB root
  * socket) the statements also run on the server. */
 #include <check.h>
 #include <mysql.h>
@@ -275,6 +276,51 @@ START_TEST(live_statements_run)
 }
 END_TEST
 
+/* A MySQL source's table: types, collations and defaults as the source declares them. */
+START_TEST(mysql_source_keeps_its_declarations)
+{
+	catalog *my = catalog_new(ENGINE_MYSQL);
+	catalog_table *t = catalog_add_table(my, "app", "t");
+	catalog_column *c = column(t, "id", "int(10) unsigned", CATALOG_TYPE_UINT4, -1);
+	c->not_null = true;
+	c->auto_increment = true;
+	c = column(t, "v", "varchar(30)", CATALOG_TYPE_VARCHAR, 30);
+	catalog_set_string(&c->collation, "latin1_swedish_ci");
+	catalog_set_string(&c->default_expr, "'it''s'");
+	c = column(t, "at", "datetime(6)", CATALOG_TYPE_TIMESTAMP, -1);
+	catalog_set_string(&c->default_expr, "current_timestamp(6)");
+	catalog_set_string(&c->on_update, "current_timestamp(6)");
+	c = column(t, "n", "int(11)", CATALOG_TYPE_INT4, -1);
+	catalog_set_string(&c->default_expr, "(1 + 2)");
+	c = column(t, "doc", "longtext", CATALOG_TYPE_TEXT, -1);
+	catalog_set_string(&c->collation, "utf8mb4_bin");
+	catalog_set_string(&c->default_expr, "'{}'");
+	int key[1] = {0};
+	catalog_set_key(t, CATALOG_KEY_PRIMARY, "PRIMARY", key, 1);
+	strbuf out = STRBUF_INIT;
+	char *err = NULL;
+	my_ddl_options o = {.prep = TABLE_PREP_DROP, .create_tables = true, .mariadb = true};
+	ck_assert_msg(my_ddl_create_table(t, &o, &out, NULL, &err) == 0, "%s", err);
+	const char *sql = strbuf_str(&out);
+	ck_assert_msg(strstr(sql, "`id` int(10) unsigned NOT NULL AUTO_INCREMENT") != NULL, "%s", sql);
+	ck_assert_msg(strstr(sql, "`v` varchar(30) CHARACTER SET `latin1` COLLATE `latin1_swedish_ci` DEFAULT 'it''s'"),
+		      "%s", sql);
+	ck_assert_msg(strstr(sql, "`at` datetime(6) DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6)") != NULL,
+		      "%s", sql);
+	ck_assert_msg(strstr(sql, "`n` int(11) DEFAULT ((1 + 2))") != NULL, "%s", sql);
+	ck_assert_msg(strstr(sql, "`doc` longtext CHARACTER SET `utf8mb4` COLLATE `utf8mb4_bin` DEFAULT '{}'"), "%s", sql);
+	/* MySQL 8 takes only expression defaults on TEXT: the literal goes in parentheses */
+	o.mariadb = false;
+	strbuf_reset(&out);
+	ck_assert_msg(my_ddl_create_table(t, &o, &out, NULL, &err) == 0, "%s", err);
+	ck_assert_msg(strstr(strbuf_str(&out), "DEFAULT ('{}')") != NULL, "%s", strbuf_str(&out));
+	ck_assert_msg(strstr(strbuf_str(&out), "`v` varchar(30) CHARACTER SET `latin1` COLLATE `latin1_swedish_ci` DEFAULT 'it''s'"),
+		      "%s", strbuf_str(&out));
+	strbuf_free(&out);
+	catalog_free(my);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("my_ddl");
@@ -284,6 +330,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, text_keys_fit_innodb);
 	tcase_add_test(tc, indexes_after_the_load);
 	tcase_add_test(tc, names_mysql_refuses_are_listed_before_anything);
+	tcase_add_test(tc, mysql_source_keeps_its_declarations);
 	tcase_add_test(tc, live_statements_run);
 	suite_add_tcase(s, tc);
 	return s;

@@ -216,7 +216,11 @@ START_TEST(live_partitions_copy_every_value)
 	ck_assert_int_eq(lt.key_column, 0);
 	pg_load_plan plan = {0};
 	pg_load_plan_options po = {.task = "lt", .partition_rows = 300};
-	ck_assert_msg(my_load_plan_table(my, pg, &lt, 0, &po, &plan, &err) == 0, "%s", err);
+	pg_load_partition *parts = NULL;
+	int n_parts = 0;
+	ck_assert_msg(my_load_plan_parts(my, &lt, 0, &po, &parts, &n_parts, &err) == 0, "%s", err);
+	ck_assert_msg(pg_load_plan_store(pg, &lt.lt, 0, &po, parts, n_parts, &plan, &err) == 0, "%s", err);
+	free(parts);
 	ck_assert_int_eq(plan.n, 4);
 	ck_assert(plan.parts[0].open_lo && plan.parts[3].open_hi);
 	my_load_source src;
