@@ -213,13 +213,18 @@ static apply_stmt *get_stmt(pg_apply *a, apply_table *t, apply_stmt_kind kind, i
 }
 
 /* The target's column types, for the casts of a typed VALUES list: read once per table
- * description, inside the pipeline (the reply is awaited; this is rare). */
+ * description, inside the pipeline (the reply is awaited; this is rare). Each type by
+ * its qualified internal name, which carries no modifier: format_type's spellings
+ * "character" and "bit" are char(1) and bit(1) in a cast, which would cut a value short
+ * (silently, as explicit casts do) before it reaches its column. */
 static int lookup_types(pg_apply *a, apply_table *t)
 {
 	PGresult *r = NULL;
 	const char *vals[1] = {t->qname};
 	if (apply_pipe_query(&a->pipe, "reading the target's column types",
-			     "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a "
+			     "SELECT a.attname, pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(y.typname) "
+			     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type y ON y.oid = a.atttypid "
+			     "JOIN pg_catalog.pg_namespace n ON n.oid = y.typnamespace "
 			     "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
 			     1, vals, &r) < 0)
 		return apply_fail(a);

@@ -52,7 +52,7 @@ typedef struct apply_table {
 	uint64_t idempotent_until; /* changes at positions <= this: idempotent mode; 0 none */
 	apply_batch *batch;    /* rows waiting for a multi-row statement */
 	bool listed;           /* on the engine's list of tables with waiting rows */
-	/* The target's column types (format_type without modifier), looked up the first
+	/* The target's column types (qualified internal names, no modifier), looked up the first
 	 * time a multi-row UPDATE or DELETE needs casts: 0 not yet, 1 known, -1 unknown. */
 	int types_state;
 	char **target_types;
