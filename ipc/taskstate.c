@@ -11,10 +11,14 @@
 task_shm *taskstate_tasks;
 int taskstate_n_tasks;
 
-size_t taskstate_ring_capacity(int64_t ring_size)
+size_t taskstate_ring_capacity(int64_t ring_size, int n_apply)
 {
+	/* ring_size is the task's budget, not each worker's: capture writes into every ring
+	 * of the task and so has them all in its resident memory, while each apply worker
+	 * touches only its own. */
+	size_t share = (size_t)(ring_size > 0 ? ring_size : 0) / (size_t)(n_apply > 0 ? n_apply : 1);
 	size_t cap = RING_MIN_CAPACITY;
-	while (cap * 2 <= (size_t)(ring_size > 0 ? ring_size : 0))
+	while (cap * 2 <= share)
 		cap *= 2;
 	return cap;
 }

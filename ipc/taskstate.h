@@ -175,8 +175,11 @@ void taskstate_shmem_init(task_shm *ts, void *mem, int n_apply, size_t ring_capa
  * consumer of this task may be alive). The plan and load progress stay. */
 void taskstate_reset_queues(task_shm *ts, uint64_t spill_limit);
 
-/* The ring capacity for a configured ring_size: the power of two at or below it. */
-size_t taskstate_ring_capacity(int64_t ring_size);
+/* Each apply worker's ring capacity for a task's ring_size (the memory of all its rings
+ * together) split among n_apply workers: the power of two at or below ring_size /
+ * n_apply (at least RING_MIN_CAPACITY). So the rings of a task, all of which capture
+ * writes into, take at most ring_size. */
+size_t taskstate_ring_capacity(int64_t ring_size, int n_apply);
 
 /* The tasks' shared pieces, indexed like the config's tasks. Set by the supervisor
  * before the first fork; workers inherit it. */

@@ -151,3 +151,6 @@ UNIT_TESTS += t/unit/check_my_apply
 t_unit_check_my_apply_SOURCES = t/unit/check_my_apply.c
 t_unit_check_my_apply_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_my_apply_LDADD = $(UNIT_LDADD) -lm
+# -- memory and spill while catching up a backlog; load progress within a partition
+dist_noinst_SCRIPTS += t/bench/bench_pg_memory.sh
+INTEGRATION_TESTS += t/integration/115_pg_progress.sh

@@ -21,9 +21,22 @@ static void *map(size_t size)
 
 START_TEST(ring_capacity_is_power_of_two_at_or_below)
 {
-	ck_assert_uint_eq(taskstate_ring_capacity(64 * 1024 * 1024), 64 * 1024 * 1024);
-	ck_assert_uint_eq(taskstate_ring_capacity(1000000), 524288);
-	ck_assert_uint_eq(taskstate_ring_capacity(10), RING_MIN_CAPACITY);
+	ck_assert_uint_eq(taskstate_ring_capacity(64 * 1024 * 1024, 1), 64 * 1024 * 1024);
+	ck_assert_uint_eq(taskstate_ring_capacity(1000000, 1), 524288);
+	ck_assert_uint_eq(taskstate_ring_capacity(10, 1), RING_MIN_CAPACITY);
+}
+END_TEST
+
+/* ring_size is the task's total: every ring together stays within it. */
+START_TEST(ring_size_is_split_among_apply_workers)
+{
+	size_t mb64 = 64 * 1024 * 1024;
+	ck_assert_uint_eq(taskstate_ring_capacity((int64_t)mb64, 4), mb64 / 4);
+	ck_assert_uint_eq(taskstate_ring_capacity((int64_t)mb64, 2), mb64 / 2);
+	ck_assert_uint_eq(taskstate_ring_capacity((int64_t)mb64, 3), mb64 / 4); /* 21.3MB: 16MB */
+	ck_assert_uint_eq(taskstate_ring_capacity(1024 * 1024, 64), 16384);
+	for (int n = 1; n <= TASKSTATE_MAX_APPLY; n++)
+		ck_assert_uint_le(taskstate_ring_capacity((int64_t)mb64, n) * (size_t)n, mb64);
 }
 END_TEST
 
@@ -116,6 +129,7 @@ int main(void)
 	Suite *s = suite_create("taskstate");
 	TCase *layout = tcase_create("layout");
 	tcase_add_test(layout, ring_capacity_is_power_of_two_at_or_below);
+	tcase_add_test(layout, ring_size_is_split_among_apply_workers);
 	tcase_add_test(layout, layout_fits_and_reset_keeps_plan);
 	suite_add_tcase(s, layout);
 	TCase *claims = tcase_create("claims");
