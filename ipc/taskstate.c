@@ -37,6 +37,9 @@ void taskstate_shmem_init(task_shm *ts, void *mem, int n_apply, size_t ring_capa
 	ts->state = (taskstate *)p;
 	memset(ts->state, 0, sizeof(taskstate));
 	p += shmem_align(sizeof(taskstate));
+	wakeup_init(&ts->state->changed);
+	for (int n = 0; n <= TASKSTATE_MAX_LOAD; n++)
+		atomic_init(&ts->state->loading[n].table, -1);
 	ts->n_apply = n_apply;
 	ts->ring_capacity = ring_capacity;
 	for (int i = 1; i <= n_apply; i++) {
@@ -63,6 +66,31 @@ task_shm *taskstate_for_task(int task)
 	if (taskstate_tasks == NULL || task < 0 || task >= taskstate_n_tasks)
 		return NULL;
 	return &taskstate_tasks[task];
+}
+
+void taskstate_changed(taskstate *s)
+{
+	wakeup_signal(&s->changed);
+}
+
+void taskstate_set_loading(taskstate *s, int n, int k, int64_t rows)
+{
+	if (n < 0 || n > TASKSTATE_MAX_LOAD)
+		return;
+	/* rows first: a reader that sees the table sees rows of this partition, not of the
+	 * worker's previous one (it clears both in the same order). */
+	atomic_store(&s->loading[n].rows, k >= 0 ? rows : 0);
+	atomic_store(&s->loading[n].table, k);
+}
+
+int64_t taskstate_rows_in_flight(const taskstate *s, int k)
+{
+	int64_t sum = 0;
+	for (int n = 0; n <= TASKSTATE_MAX_LOAD; n++) {
+		if (atomic_load(&((taskstate *)s)->loading[n].table) == k)
+			sum += atomic_load(&((taskstate *)s)->loading[n].rows);
+	}
+	return sum;
 }
 
 static bool try_claim(taskstate_partition *p, int32_t from, int32_t to)

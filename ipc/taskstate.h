@@ -9,7 +9,11 @@
  *   load      claims partitions (compare-and-swap on each partition's claim word),
  *             table rows/partitions loaded, table state loading -> catching-up.
  *   apply     its committed position, changes applied per table, catching-up -> in-sync.
- * The supervisor only reads (status), and resets the queues of a restart group.
+ *   any     after a change another worker may be waiting for (the plan, a table's
+ *             state, a snapshot import, the phase): taskstate_changed(), which wakes
+ *             those sleeping on the task's `changed` wake-up (nobody polls for them).
+ * The supervisor only reads (status), resets the queues of a restart group, and forgets
+ * the rows in flight of a load worker it reaped.
  *
  * Fixed caps (constants for now): TASKSTATE_MAX_TABLES tables and
  * TASKSTATE_MAX_PARTITIONS partitions per task, TASKSTATE_MAX_APPLY apply workers and
@@ -29,6 +33,7 @@
 #include "ipc/queue.h"
 #include "ipc/ring.h"
 #include "ipc/spill.h"
+#include "ipc/wakeup.h"
 
 #define TASKSTATE_MAX_TABLES 4096
 #define TASKSTATE_MAX_PARTITIONS 16384
@@ -128,7 +133,18 @@ typedef struct taskstate_partition {
 #define TASKSTATE_PART_DONE (-1)
 #define TASKSTATE_PART_CLAIMED(n) (1000 + (n))
 
+/* What one load worker is streaming now and has not committed: rows_loaded counts a
+ * partition's rows only once its transaction commits, so a worker killed mid-partition
+ * leaves nothing counted twice; this is the part of the progress still in flight. */
+typedef struct taskstate_loading {
+	_Atomic int32_t table;          /* index into tables, -1 none */
+	_Atomic int64_t rows;           /* rows sent to the target so far, uncommitted */
+} taskstate_loading;
+
 typedef struct taskstate {
+	/* Signalled after any change a worker may wait for: plan_ready, phase, a table's
+	 * state, imported[], snapshot_state (taskstate_changed()). */
+	wakeup changed;
 	_Atomic int32_t plan_ready;     /* the tables and partitions below are complete */
 	_Atomic int32_t phase;          /* taskstate_phase */
 	int32_t n_tables;
@@ -137,6 +153,7 @@ typedef struct taskstate {
 	_Atomic int32_t snapshot_state; /* snapshot_state */
 	char snapshot[TASKSTATE_SNAPSHOT_MAX];
 	_Atomic uint32_t imported[TASKSTATE_MAX_LOAD + 1]; /* [n]: load worker n is past import */
+	taskstate_loading loading[TASKSTATE_MAX_LOAD + 1]; /* [n]: load worker n's rows in flight */
 	_Atomic uint64_t start_position; /* P0 */
 	/* [n]: the position apply worker n has committed on the target (its progress row). */
 	_Atomic uint64_t apply_committed[TASKSTATE_MAX_APPLY + 1];
@@ -190,6 +207,17 @@ task_shm *taskstate_for_task(int task);
 /* Claims the next free partition for load worker n (its own earlier claims first: a
  * restarted worker finishes what it held). Returns the partition index or -1. */
 int taskstate_claim_partition(taskstate *s, int n);
+
+/* After publishing a change others may wait for (see `changed`): wakes the waiters.
+ * Costs an atomic load while nobody waits. */
+void taskstate_changed(taskstate *s);
+
+/* Load worker n streams table k and has sent rows rows of its open partition, not yet
+ * committed (k -1: nothing in flight). The worker clears it before it adds a committed
+ * partition to rows_loaded, so a reader never sees the rows twice. */
+void taskstate_set_loading(taskstate *s, int n, int k, int64_t rows);
+/* Rows of table k in flight: sent by load workers, not committed yet. */
+int64_t taskstate_rows_in_flight(const taskstate *s, int k);
 
 const char *table_state_name(table_state st);
 const char *validation_state_name(validation_state st);

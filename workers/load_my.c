@@ -170,6 +170,8 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 			return rc;
 		}
 		st = my_load_copy_step(c, STEP_MS, &err);
+		if (st == PG_LOAD_MORE)
+			load_publish_rows(lp, p.table, my_load_copy_rows(c));
 	}
 	*rows = c ? my_load_copy_rows(c) : 0;
 	taskstate_table *t = &lp->ts->tables[p.table];
