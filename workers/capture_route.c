@@ -11,7 +11,6 @@
 #include "ipc/record.h"
 #include "workers/pg_task.h"
 
-
 int64_t capture_wall_us(void)
 {
 	struct timespec t;
