@@ -75,22 +75,30 @@ void taskstate_changed(taskstate *s)
 
 void taskstate_set_loading(taskstate *s, int n, int k, int64_t rows)
 {
-	if (n < 0 || n > TASKSTATE_MAX_LOAD)
+	if (n < 0 || n > TASKSTATE_MAX_LOAD || k >= s->n_tables)
 		return;
-	/* rows first: a reader that sees the table sees rows of this partition, not of the
-	 * worker's previous one (it clears both in the same order). */
-	atomic_store(&s->loading[n].rows, k >= 0 ? rows : 0);
-	atomic_store(&s->loading[n].table, k);
+	taskstate_loading *l = &s->loading[n];
+	int32_t was = atomic_load(&l->table);
+	int64_t had = atomic_load(&l->rows);
+	if (k < 0)
+		rows = 0;
+	if (was >= 0 && was == k) {
+		atomic_fetch_add(&s->tables[k].rows_in_flight, rows - had);
+	} else {
+		if (was >= 0)
+			atomic_fetch_sub(&s->tables[was].rows_in_flight, had);
+		if (k >= 0)
+			atomic_fetch_add(&s->tables[k].rows_in_flight, rows);
+	}
+	atomic_store(&l->table, k);
+	atomic_store(&l->rows, rows);
 }
 
-int64_t taskstate_rows_in_flight(const taskstate *s, int k)
+int64_t taskstate_rows_loaded(const taskstate_table *t)
 {
-	int64_t sum = 0;
-	for (int n = 0; n <= TASKSTATE_MAX_LOAD; n++) {
-		if (atomic_load(&((taskstate *)s)->loading[n].table) == k)
-			sum += atomic_load(&((taskstate *)s)->loading[n].rows);
-	}
-	return sum;
+	/* committed first: see taskstate_set_loading() */
+	int64_t committed = atomic_load(&((taskstate_table *)t)->rows_loaded);
+	return committed + atomic_load(&((taskstate_table *)t)->rows_in_flight);
 }
 
 static bool try_claim(taskstate_partition *p, int32_t from, int32_t to)

@@ -76,7 +76,8 @@ typedef struct taskstate_table {
 	int32_t keyless;                      /* no primary or unique key: rows matched on all columns */
 	_Atomic int32_t state;                /* table_state */
 	_Atomic int64_t rows_estimated;
-	_Atomic int64_t rows_loaded;
+	_Atomic int64_t rows_loaded;          /* rows of the committed partitions */
+	_Atomic int64_t rows_in_flight;       /* rows load workers sent, not committed yet */
 	_Atomic uint64_t changes_applied;
 	/* changes_applied by operation: [0] insert, [1] update, [2] delete, [3] truncate */
 	_Atomic uint64_t applied_by_op[4];
@@ -135,7 +136,8 @@ typedef struct taskstate_partition {
 
 /* What one load worker is streaming now and has not committed: rows_loaded counts a
  * partition's rows only once its transaction commits, so a worker killed mid-partition
- * leaves nothing counted twice; this is the part of the progress still in flight. */
+ * leaves nothing counted twice; this is its share of its table's rows_in_flight, taken
+ * back from there when it commits or dies. */
 typedef struct taskstate_loading {
 	_Atomic int32_t table;          /* index into tables, -1 none */
 	_Atomic int64_t rows;           /* rows sent to the target so far, uncommitted */
@@ -213,11 +215,13 @@ int taskstate_claim_partition(taskstate *s, int n);
 void taskstate_changed(taskstate *s);
 
 /* Load worker n streams table k and has sent rows rows of its open partition, not yet
- * committed (k -1: nothing in flight). The worker clears it before it adds a committed
- * partition to rows_loaded, so a reader never sees the rows twice. */
+ * committed (k -1: nothing in flight); the table's rows_in_flight follows. Called by the
+ * worker (which clears it before it adds a committed partition to rows_loaded, so a
+ * reader that loads rows_loaded first never counts rows twice) or, once the worker is
+ * dead, by the supervisor. */
 void taskstate_set_loading(taskstate *s, int n, int k, int64_t rows);
-/* Rows of table k in flight: sent by load workers, not committed yet. */
-int64_t taskstate_rows_in_flight(const taskstate *s, int k);
+/* What status shows as a table's rows loaded: committed rows plus those in flight. */
+int64_t taskstate_rows_loaded(const taskstate_table *t);
 
 const char *table_state_name(table_state st);
 const char *validation_state_name(validation_state st);

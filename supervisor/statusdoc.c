@@ -62,19 +62,14 @@ static void worker_json(const supervisor *s, int slot_no, int64_t now_ms, jsonbu
 }
 
 /* Written by the task's workers; read as a snapshot (texts may be mid-update: copied). */
-static void table_json(const taskstate *ts, int k, jsonbuf *jb)
+static void table_json(const taskstate_table *t, jsonbuf *jb)
 {
-	const taskstate_table *t = &ts->tables[k];
-	/* committed first: a partition's rows leave the in-flight figure before they join
-	 * rows_loaded, so this order never counts them twice */
-	int64_t committed = atomic_load(&t->rows_loaded);
-	int64_t in_flight = taskstate_rows_in_flight(ts, k);
 	json_object_begin(jb);
 	json_member_string(jb, "name", t->source_name);
 	json_member_string(jb, "target", t->target_name);
 	json_member_string(jb, "state", table_state_name((table_state)atomic_load(&t->state)));
-	json_member_int(jb, "rows_loaded", committed + in_flight);
-	json_member_int(jb, "rows_in_flight", in_flight);
+	json_member_int(jb, "rows_loaded", taskstate_rows_loaded(t));
+	json_member_int(jb, "rows_in_flight", atomic_load(&t->rows_in_flight));
 	json_member_int(jb, "rows_estimated", atomic_load(&t->rows_estimated));
 	json_member_int(jb, "changes_applied", (int64_t)atomic_load(&t->changes_applied));
 	json_key(jb, "changes_by_op");
@@ -129,7 +124,7 @@ static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf 
 	json_array_begin(jb);
 	if (ts != NULL && atomic_load(&ts->plan_ready)) {
 		for (int i = 0; i < ts->n_tables; i++)
-			table_json(ts, i, jb);
+			table_json(&ts->tables[i], jb);
 	}
 	json_array_end(jb);
 	json_object_end(jb);
