@@ -221,7 +221,8 @@ static const config_key keys[] = {
 	 .min = 1, .max = 10000000, .doc = "rows per target transaction"},
 	{.section = TASK(ring_size), .name = "ring_size", .type = KEY_SIZE, .default_value = "64MB",
 	 .min = MB, .max = GB, .check = check_power_of_two,
-	 .doc = "shared-memory ring per apply worker; a power of two"},
+	 .doc = "shared memory of the task's rings together, split evenly among its apply workers "
+		"(each ring the power of two at or below ring_size / apply_workers); a power of two"},
 	{.section = TASK(spill_compression), .name = "spill_compression", .type = KEY_ENUM,
 	 .default_value = "zstd", .enum_names = compression_names, .doc = "compression of spill segments"},
 	{.section = TASK(spill_limit), .name = "spill_limit", .type = KEY_SIZE, .default_value = "10GB",

@@ -11,10 +11,14 @@
 task_shm *taskstate_tasks;
 int taskstate_n_tasks;
 
-size_t taskstate_ring_capacity(int64_t ring_size)
+size_t taskstate_ring_capacity(int64_t ring_size, int n_apply)
 {
+	/* ring_size is the task's budget, not each worker's: capture writes into every ring
+	 * of the task and so has them all in its resident memory, while each apply worker
+	 * touches only its own. */
+	size_t share = (size_t)(ring_size > 0 ? ring_size : 0) / (size_t)(n_apply > 0 ? n_apply : 1);
 	size_t cap = RING_MIN_CAPACITY;
-	while (cap * 2 <= (size_t)(ring_size > 0 ? ring_size : 0))
+	while (cap * 2 <= share)
 		cap *= 2;
 	return cap;
 }
@@ -33,6 +37,9 @@ void taskstate_shmem_init(task_shm *ts, void *mem, int n_apply, size_t ring_capa
 	ts->state = (taskstate *)p;
 	memset(ts->state, 0, sizeof(taskstate));
 	p += shmem_align(sizeof(taskstate));
+	wakeup_init(&ts->state->changed);
+	for (int n = 0; n <= TASKSTATE_MAX_LOAD; n++)
+		atomic_init(&ts->state->loading[n].table, -1);
 	ts->n_apply = n_apply;
 	ts->ring_capacity = ring_capacity;
 	for (int i = 1; i <= n_apply; i++) {
@@ -59,6 +66,39 @@ task_shm *taskstate_for_task(int task)
 	if (taskstate_tasks == NULL || task < 0 || task >= taskstate_n_tasks)
 		return NULL;
 	return &taskstate_tasks[task];
+}
+
+void taskstate_changed(taskstate *s)
+{
+	wakeup_signal(&s->changed);
+}
+
+void taskstate_set_loading(taskstate *s, int n, int k, int64_t rows)
+{
+	if (n < 0 || n > TASKSTATE_MAX_LOAD || k >= s->n_tables)
+		return;
+	taskstate_loading *l = &s->loading[n];
+	int32_t was = atomic_load(&l->table);
+	int64_t had = atomic_load(&l->rows);
+	if (k < 0)
+		rows = 0;
+	if (was >= 0 && was == k) {
+		atomic_fetch_add(&s->tables[k].rows_in_flight, rows - had);
+	} else {
+		if (was >= 0)
+			atomic_fetch_sub(&s->tables[was].rows_in_flight, had);
+		if (k >= 0)
+			atomic_fetch_add(&s->tables[k].rows_in_flight, rows);
+	}
+	atomic_store(&l->table, k);
+	atomic_store(&l->rows, rows);
+}
+
+int64_t taskstate_rows_loaded(const taskstate_table *t)
+{
+	/* committed first: see taskstate_set_loading() */
+	int64_t committed = atomic_load(&((taskstate_table *)t)->rows_loaded);
+	return committed + atomic_load(&((taskstate_table *)t)->rows_in_flight);
 }
 
 static bool try_claim(taskstate_partition *p, int32_t from, int32_t to)

@@ -9,7 +9,11 @@
  *   load      claims partitions (compare-and-swap on each partition's claim word),
  *             table rows/partitions loaded, table state loading -> catching-up.
  *   apply     its committed position, changes applied per table, catching-up -> in-sync.
- * The supervisor only reads (status), and resets the queues of a restart group.
+ *   any     after a change another worker may be waiting for (the plan, a table's
+ *             state, a snapshot import, the phase): taskstate_changed(), which wakes
+ *             those sleeping on the task's `changed` wake-up (nobody polls for them).
+ * The supervisor only reads (status), resets the queues of a restart group, and forgets
+ * the rows in flight of a load worker it reaped.
  *
  * Fixed caps (constants for now): TASKSTATE_MAX_TABLES tables and
  * TASKSTATE_MAX_PARTITIONS partitions per task, TASKSTATE_MAX_APPLY apply workers and
@@ -29,6 +33,7 @@
 #include "ipc/queue.h"
 #include "ipc/ring.h"
 #include "ipc/spill.h"
+#include "ipc/wakeup.h"
 
 #define TASKSTATE_MAX_TABLES 4096
 #define TASKSTATE_MAX_PARTITIONS 16384
@@ -72,7 +77,8 @@ typedef struct taskstate_table {
 	int32_t keyless;                      /* no primary or unique key: rows matched on all columns */
 	_Atomic int32_t state;                /* table_state */
 	_Atomic int64_t rows_estimated;
-	_Atomic int64_t rows_loaded;
+	_Atomic int64_t rows_loaded;          /* rows of the committed partitions */
+	_Atomic int64_t rows_in_flight;       /* rows load workers sent, not committed yet */
 	_Atomic uint64_t changes_applied;
 	/* changes_applied by operation: [0] insert, [1] update, [2] delete, [3] truncate */
 	_Atomic uint64_t applied_by_op[4];
@@ -140,7 +146,19 @@ typedef struct taskstate_partition {
 #define TASKSTATE_PART_DONE (-1)
 #define TASKSTATE_PART_CLAIMED(n) (1000 + (n))
 
+/* What one load worker is streaming now and has not committed: rows_loaded counts a
+ * partition's rows only once its transaction commits, so a worker killed mid-partition
+ * leaves nothing counted twice; this is its share of its table's rows_in_flight, taken
+ * back from there when it commits or dies. */
+typedef struct taskstate_loading {
+	_Atomic int32_t table;          /* index into tables, -1 none */
+	_Atomic int64_t rows;           /* rows sent to the target so far, uncommitted */
+} taskstate_loading;
+
 typedef struct taskstate {
+	/* Signalled after any change a worker may wait for: plan_ready, phase, a table's
+	 * state, imported[], snapshot_state (taskstate_changed()). */
+	wakeup changed;
 	_Atomic int32_t plan_ready;     /* the tables and partitions below are complete */
 	_Atomic int32_t phase;          /* taskstate_phase */
 	int32_t n_tables;
@@ -149,6 +167,7 @@ typedef struct taskstate {
 	_Atomic int32_t snapshot_state; /* snapshot_state */
 	char snapshot[TASKSTATE_SNAPSHOT_MAX];
 	_Atomic uint32_t imported[TASKSTATE_MAX_LOAD + 1]; /* [n]: load worker n is past import */
+	taskstate_loading loading[TASKSTATE_MAX_LOAD + 1]; /* [n]: load worker n's rows in flight */
 	_Atomic uint64_t start_position; /* P0 */
 	/* [n]: the position apply worker n has committed on the target (its progress row). */
 	_Atomic uint64_t apply_committed[TASKSTATE_MAX_APPLY + 1];
@@ -187,8 +206,11 @@ void taskstate_shmem_init(task_shm *ts, void *mem, int n_apply, size_t ring_capa
  * consumer of this task may be alive). The plan and load progress stay. */
 void taskstate_reset_queues(task_shm *ts, uint64_t spill_limit);
 
-/* The ring capacity for a configured ring_size: the power of two at or below it. */
-size_t taskstate_ring_capacity(int64_t ring_size);
+/* Each apply worker's ring capacity for a task's ring_size (the memory of all its rings
+ * together) split among n_apply workers: the power of two at or below ring_size /
+ * n_apply (at least RING_MIN_CAPACITY). So the rings of a task, all of which capture
+ * writes into, take at most ring_size. */
+size_t taskstate_ring_capacity(int64_t ring_size, int n_apply);
 
 /* The tasks' shared pieces, indexed like the config's tasks. Set by the supervisor
  * before the first fork; workers inherit it. */
@@ -199,6 +221,19 @@ task_shm *taskstate_for_task(int task);
 /* Claims the next free partition for load worker n (its own earlier claims first: a
  * restarted worker finishes what it held). Returns the partition index or -1. */
 int taskstate_claim_partition(taskstate *s, int n);
+
+/* After publishing a change others may wait for (see `changed`): wakes the waiters.
+ * Costs an atomic load while nobody waits. */
+void taskstate_changed(taskstate *s);
+
+/* Load worker n streams table k and has sent rows rows of its open partition, not yet
+ * committed (k -1: nothing in flight); the table's rows_in_flight follows. Called by the
+ * worker (which clears it before it adds a committed partition to rows_loaded, so a
+ * reader that loads rows_loaded first never counts rows twice) or, once the worker is
+ * dead, by the supervisor. */
+void taskstate_set_loading(taskstate *s, int n, int k, int64_t rows);
+/* What status shows as a table's rows loaded: committed rows plus those in flight. */
+int64_t taskstate_rows_loaded(const taskstate_table *t);
 
 const char *table_state_name(table_state st);
 const char *validation_state_name(validation_state st);

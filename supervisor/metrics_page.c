@@ -115,7 +115,7 @@ static const struct {
 	table_figure figure;
 	const char *name, *type, *help;
 } table_families[] = {
-	{TBL_ROWS_LOADED, "ferry_table_rows_loaded", "gauge", "Rows copied to the target by the full load."},
+	{TBL_ROWS_LOADED, "ferry_table_rows_loaded", "gauge", "Rows copied to the target by the full load (with those of partitions still streaming)."},
 	{TBL_ROWS_ESTIMATED, "ferry_table_rows_estimated", "gauge",
 	 "Rows the source's statistics estimate for the table (0 when unknown)."},
 	{TBL_PARTS, "ferry_table_partitions", "gauge", "Partitions the full load splits the table into."},
@@ -134,7 +134,7 @@ static void table_figure_sample(strbuf *out, const taskstate_table *t, prom_labe
 	const int *f = arg;
 	int64_t v = 0;
 	switch (table_families[*f].figure) {
-	case TBL_ROWS_LOADED: v = atomic_load(&t->rows_loaded); break;
+	case TBL_ROWS_LOADED: v = taskstate_rows_loaded(t); break;
 	case TBL_ROWS_ESTIMATED: v = atomic_load(&t->rows_estimated); break;
 	case TBL_PARTS: v = atomic_load(&t->parts_total); break;
 	case TBL_PARTS_DONE: v = atomic_load(&t->parts_done); break;

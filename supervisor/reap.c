@@ -100,6 +100,9 @@ static void worker_exited(supervisor *s, proc_slot *slot, int status, int64_t no
 	slot->last_status = status;
 	slot->has_exited = true;
 	proctable_release_pid(slot);
+	if (slot->kind == WORKER_LOAD && s->task_shm != NULL)
+		/* what it had not committed is not loaded: its restart copies it again */
+		taskstate_set_loading(s->task_shm[slot->task].state, slot->index, -1, 0);
 	if (slot->group_restart && !expected) {
 		/* Not its own crash: start again as soon as the group is down. */
 		slot->group_restart = false;

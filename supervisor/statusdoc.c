@@ -68,7 +68,8 @@ static void table_json(const taskstate_table *t, jsonbuf *jb)
 	json_member_string(jb, "name", t->source_name);
 	json_member_string(jb, "target", t->target_name);
 	json_member_string(jb, "state", table_state_name((table_state)atomic_load(&t->state)));
-	json_member_int(jb, "rows_loaded", atomic_load(&t->rows_loaded));
+	json_member_int(jb, "rows_loaded", taskstate_rows_loaded(t));
+	json_member_int(jb, "rows_in_flight", atomic_load(&t->rows_in_flight));
 	json_member_int(jb, "rows_estimated", atomic_load(&t->rows_estimated));
 	json_member_int(jb, "changes_applied", (int64_t)atomic_load(&t->changes_applied));
 	json_key(jb, "changes_by_op");

@@ -35,7 +35,7 @@ size_t supervisor_shmem_size(const ferry_config *cfg)
 	 * state (ipc/taskstate.h), all carved out before the first fork. */
 	for (int t = 0; t < cfg->n_tasks; t++) {
 		const task_config *task = &cfg->tasks[t];
-		size += taskstate_shmem_size(task->apply_workers, taskstate_ring_capacity(task->ring_size));
+		size += taskstate_shmem_size(task->apply_workers, taskstate_ring_capacity(task->ring_size, task->apply_workers));
 	}
 	return size;
 }
@@ -56,7 +56,7 @@ static int place_task_state(supervisor *s, char *err, size_t errlen)
 				 TASKSTATE_MAX_APPLY, TASKSTATE_MAX_LOAD);
 			return -1;
 		}
-		size_t cap = taskstate_ring_capacity(task->ring_size);
+		size_t cap = taskstate_ring_capacity(task->ring_size, task->apply_workers);
 		void *mem = shmem_alloc(&s->shm, taskstate_shmem_size(task->apply_workers, cap));
 		if (mem == NULL) {
 			snprintf(err, errlen, "shared memory too small for task %s", task->name);

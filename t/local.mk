@@ -162,3 +162,6 @@ UNIT_TESTS += t/unit/check_validate_canon
 t_unit_check_validate_canon_SOURCES = t/unit/check_validate_canon.c
 t_unit_check_validate_canon_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_validate_canon_LDADD = $(UNIT_LDADD)
+# -- memory and spill while catching up a backlog; load progress within a partition
+dist_noinst_SCRIPTS += t/bench/bench_pg_memory.sh
+INTEGRATION_TESTS += t/integration/115_pg_progress.sh

@@ -35,7 +35,6 @@
 #include "workers/target.h"
 #include "workers/worker_mains.h"
 
-#define WAIT_POLL_MS 200
 #define GET_WAIT_MS 100
 #define BATCH_MS 1000
 #define SIGNAL_CHECK_RECORDS 1024
@@ -102,17 +101,24 @@ static bool my_tables_loaded(const apply_proc *ap)
 	return true;
 }
 
-/* Waits for the plan, then for the load of every table this worker owns. */
+static bool tables_loaded(void *arg)
+{
+	apply_proc *ap = arg;
+	return (atomic_load_explicit(&ap->ts->plan_ready, memory_order_acquire) && my_tables_loaded(ap)) ||
+	       atomic_load(&ap->ts->phase) == TASKSTATE_DONE;
+}
+
+/* Waits for the plan, then for the load of every table this worker owns (capture and the
+ * load workers signal the task state's wake-up on each change). */
 static int wait_tables(apply_proc *ap)
 {
-	while (!atomic_load_explicit(&ap->ts->plan_ready, memory_order_acquire) || !my_tables_loaded(ap)) {
-		int rc = check_signals(ap, WAIT_POLL_MS);
+	while (worker_wait_for(ap->ctx, &ap->ts->changed, tables_loaded, ap) != WORKER_WAKE_READY) {
+		int rc = check_signals(ap, 0);
 		if (rc != 0)
 			return rc;
-		if (atomic_load(&ap->ts->phase) == TASKSTATE_DONE)
-			return PG_TASK_FINISHED;
 	}
-	return 0;
+	bool loaded = atomic_load_explicit(&ap->ts->plan_ready, memory_order_acquire) && my_tables_loaded(ap);
+	return loaded ? 0 : PG_TASK_FINISHED; /* else the task's full load ended */
 }
 
 /* The committed position and what it made durable. */
@@ -314,12 +320,18 @@ static int open_all(apply_proc *ap)
 	return 0;
 }
 
+static bool load_done(void *arg)
+{
+	apply_proc *ap = arg;
+	return atomic_load(&ap->ts->phase) == TASKSTATE_DONE;
+}
+
 /* Full load only: nothing to apply; stay until the load is over. */
 static int wait_full_load(apply_proc *ap)
 {
 	status_set_state(ap->ctx->status, WORKER_STATE_READY);
-	while (atomic_load(&ap->ts->phase) != TASKSTATE_DONE) {
-		int rc = check_signals(ap, WAIT_POLL_MS);
+	while (worker_wait_for(ap->ctx, &ap->ts->changed, load_done, ap) != WORKER_WAKE_READY) {
+		int rc = check_signals(ap, 0);
 		if (rc != 0)
 			return rc;
 	}

@@ -36,7 +36,6 @@
 #include "workers/worker_mains.h"
 
 #define STATUS_INTERVAL_MS 1000   /* standby status and task counters */
-#define WAIT_POLL_MS 200          /* waiting on the load workers (task state) */
 #define DRAIN_EVENTS_MAX 4096     /* stream events between two looks at the signal flags */
 
 typedef struct capture_proc {
@@ -140,20 +139,29 @@ static bool all_imported(const capture_proc *cp)
 	return true;
 }
 
-/* Keeps the exported snapshot's connection idle until the load workers have it. */
+static bool snapshot_taken(void *arg)
+{
+	const capture_proc *cp = arg;
+	return all_imported(cp) || capture_load_finished(cp->ts);
+}
+
+/* Keeps the exported snapshot's connection idle until the load workers have it (each
+ * signals the task state's wake-up once it has). */
 static int hold_snapshot(capture_proc *cp)
 {
 	while (atomic_load(&cp->ts->snapshot_state) == SNAPSHOT_EXPORTED) {
-		if (all_imported(cp) || capture_load_finished(cp->ts)) {
+		worker_wake wake = worker_wait_for(cp->ctx, &cp->ts->changed, snapshot_taken, cp);
+		if (wake == WORKER_WAKE_READY) {
 			atomic_store(&cp->ts->snapshot_state, SNAPSHOT_RELEASED);
 			log_info("snapshot %s released: every load worker has imported it", cp->ts->snapshot);
 			break;
 		}
-		worker_wake wake = worker_wait(cp->ctx, NULL, 0, WAIT_POLL_MS);
 		if (wake == WORKER_WAKE_PARENT_GONE)
 			return FERRY_EXIT_TRANSIENT;
 		if (worker_stop_requested || worker_fast_requested)
 			return PG_TASK_FINISHED;
+		if (worker_reload_requested)
+			worker_process_reload(cp->ctx);
 	}
 	return 0;
 }
@@ -255,6 +263,7 @@ static int publish_plan(capture_proc *cp)
 	atomic_store(&cp->ts->phase, cp->ctx->task->migration_type == MIGRATION_CDC ? TASKSTATE_CDC
 										       : TASKSTATE_FULL_LOAD);
 	atomic_store_explicit(&cp->ts->plan_ready, 1, memory_order_release);
+	taskstate_changed(cp->ts);
 	log_info("plan published%s%s", snapshot ? "; snapshot " : "", snapshot ? cp->prep.snapshot : "");
 	return 0;
 }

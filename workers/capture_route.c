@@ -11,8 +11,6 @@
 #include "ipc/record.h"
 #include "workers/pg_task.h"
 
-#define WAIT_POLL_MS 200
-
 int64_t capture_wall_us(void)
 {
 	struct timespec t;
@@ -35,6 +33,8 @@ int capture_router_open(capture_router *r, worker_context *ctx, task_shm *shm)
 	r->shm = shm;
 	r->ts = shm->state;
 	r->exit_code = -1;
+	/* The plan is published by now (see capture_wait_load()). */
+	taskstate_changed(r->ts);
 	pg_task_spill_dir(ctx, r->dir, sizeof r->dir);
 	for (int w = 1; w <= shm->n_apply; w++) {
 		char name[64], err[512];
@@ -175,18 +175,32 @@ void capture_update_phase(worker_context *ctx, taskstate *ts)
 	if (phase == TASKSTATE_FULL_LOAD && capture_load_finished(ts)) {
 		bool cdc = ctx->task->migration_type != MIGRATION_FULL_LOAD;
 		atomic_store(&ts->phase, cdc ? TASKSTATE_CDC : TASKSTATE_DONE);
+		taskstate_changed(ts);
 		log_info("full load finished%s", cdc ? ": every table is catching up" : "");
 	}
 }
 
+static bool load_finished(void *arg)
+{
+	return capture_load_finished(arg);
+}
+
+/* The load workers signal the task state's wake-up as each table leaves loading. */
 int capture_wait_load(worker_context *ctx, taskstate *ts)
 {
-	while (!capture_load_finished(ts)) {
-		worker_wake wake = worker_wait(ctx, NULL, 0, WAIT_POLL_MS);
+	/* Both captures publish their plan before they get here (the MySQL one has no
+	 * other wait on the way): wake the workers waiting for it. */
+	taskstate_changed(ts);
+	for (;;) {
+		worker_wake wake = worker_wait_for(ctx, &ts->changed, load_finished, ts);
+		if (wake == WORKER_WAKE_READY)
+			break;
 		if (wake == WORKER_WAKE_PARENT_GONE)
 			return FERRY_EXIT_TRANSIENT;
 		if (worker_stop_requested || worker_fast_requested)
 			return PG_TASK_FINISHED;
+		if (worker_reload_requested)
+			worker_process_reload(ctx);
 	}
 	capture_update_phase(ctx, ts);
 	log_info("full load finished");

@@ -28,8 +28,6 @@
 #include "workers/target.h"
 #include "workers/worker_mains.h"
 
-#define WAIT_POLL_MS 200
-
 int load_check_signals(load_proc *lp, int64_t wait_ms)
 {
 	worker_wake wake = worker_wait(lp->ctx, NULL, 0, wait_ms);
@@ -42,10 +40,17 @@ int load_check_signals(load_proc *lp, int64_t wait_ms)
 	return 0;
 }
 
+static bool plan_published(void *arg)
+{
+	const load_proc *lp = arg;
+	return atomic_load_explicit(&lp->ts->plan_ready, memory_order_acquire);
+}
+
+/* Capture signals the task state's wake-up when it publishes the plan. */
 static int wait_plan(load_proc *lp)
 {
-	while (!atomic_load_explicit(&lp->ts->plan_ready, memory_order_acquire)) {
-		int rc = load_check_signals(lp, WAIT_POLL_MS);
+	while (worker_wait_for(lp->ctx, &lp->ts->changed, plan_published, lp) != WORKER_WAKE_READY) {
+		int rc = load_check_signals(lp, 0);
 		if (rc != 0)
 			return rc;
 	}
@@ -60,6 +65,7 @@ static int begin_source(load_proc *lp)
 	lp->in_txn = true;
 	if (lp->ctx->index <= TASKSTATE_MAX_LOAD)
 		atomic_store(&lp->ts->imported[lp->ctx->index], 1);
+	taskstate_changed(lp->ts); /* capture holds the snapshot until every worker has it */
 	return 0;
 }
 
@@ -79,6 +85,7 @@ static int finish_table(load_proc *lp, int k)
 		return rc;
 	bool cdc = lp->ctx->task->migration_type != MIGRATION_FULL_LOAD;
 	atomic_store(&t->state, cdc ? TABLE_CATCHING_UP : TABLE_IN_SYNC);
+	taskstate_changed(lp->ts); /* its apply worker and capture wait for the load's end */
 	log_info("table %s loaded: %lld rows", t->source_name, (long long)atomic_load(&t->rows_loaded));
 	return 0;
 }
@@ -184,7 +191,11 @@ static int load_one(load_proc *lp, int pi)
 	}
 	int64_t rows = 0;
 	bool whole = take_whole(lp, pi);
-	if ((rc = lp->engine->copy(lp, pi, whole, &rows)) != 0)
+	rc = lp->engine->copy(lp, pi, whole, &rows);
+	/* Committed (or abandoned): its rows leave the in-flight figure before they join
+	 * rows_loaded, so status never counts them twice. */
+	taskstate_set_loading(lp->ts, lp->ctx->index, -1, 0);
+	if (rc != 0)
 		return rc;
 	atomic_fetch_add(&t->rows_loaded, rows);
 	atomic_fetch_add(&t->parts_done, whole ? tp->count : 1);
@@ -288,4 +299,12 @@ int load_main(worker_context *ctx)
 	if (rc == PG_TASK_FINISHED)
 		status_set_state(ctx->status, WORKER_STATE_STOPPING);
 	return rc == PG_TASK_FINISHED ? FERRY_EXIT_DONE : rc;
+}
+
+int load_copy_interrupted(void *arg)
+{
+	load_copy_watch *w = arg;
+	if (*w->copy != NULL)
+		load_publish_rows(w->lp, w->table, w->ops->copy_rows(*w->copy));
+	return load_check_signals(w->lp, 0);
 }

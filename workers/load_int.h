@@ -56,6 +56,25 @@ extern const load_engine load_engine_my;
 
 /* 0 when no stop is requested (waiting up to wait_ms for a signal), else the exit code. */
 int load_check_signals(load_proc *lp, int64_t wait_ms);
+/* The rows of partition copy in flight (sent, not committed), published in the task
+ * state while it streams so status shows progress within a partition. */
+static inline void load_publish_rows(load_proc *lp, int table, int64_t rows)
+{
+	taskstate_set_loading(lp->ts, lp->ctx->index, table, rows);
+}
+
+/* A copy under way, for the interrupt callback of engines that stream a whole partition
+ * in one call (target_copy_args.interrupt = load_copy_interrupted, interrupt_arg = it). */
+struct target_ops;
+typedef struct load_copy_watch {
+	load_proc *lp;
+	const struct target_ops *ops;
+	void *const *copy; /* the engine's copy once copy_start() has returned it */
+	int table;
+} load_copy_watch;
+
+/* The signal flags, looked at, and the rows sent so far, published. */
+int load_copy_interrupted(void *arg);
 /* Raises the table's finish_position to pos (load workers race on it). */
 void load_raise_position(taskstate_table *t, uint64_t pos);
 

@@ -132,12 +132,6 @@ static int finish(load_proc *lp, int k)
 	return rc < 0 ? fail(lp, lp->ts->tables[k].source_name, err) : 0;
 }
 
-/* For engines that stream a whole partition in one call: the signal flags, looked at. */
-static int copy_interrupted(void *arg)
-{
-	return load_check_signals(arg, 0);
-}
-
 static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 {
 	(void)whole; /* never asked: no can_copy_whole */
@@ -150,10 +144,11 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 	int rc = table_of(lp, p.table, &lt);
 	if (rc != 0)
 		return rc;
-	target_copy_args a = {.my_src = &s->src, .my_lt = lt, .target = lp->target, .lt = &lt->lt, .p = &p,
-			      .tables = &s->tables.base, .task = lp->ctx->task, .interrupt = copy_interrupted,
-			      .interrupt_arg = lp};
 	void *c = NULL;
+	load_copy_watch watch = {.lp = lp, .ops = s->ops, .copy = &c, .table = p.table};
+	target_copy_args a = {.my_src = &s->src, .my_lt = lt, .target = lp->target, .lt = &lt->lt, .p = &p,
+			      .tables = &s->tables.base, .task = lp->ctx->task, .interrupt = load_copy_interrupted,
+			      .interrupt_arg = &watch};
 	char *err = NULL, label[256];
 	pg_load_partition_label(&lt->lt, &p, label, sizeof label);
 	pg_load_status st = s->ops->copy_start(&a, &c, &err);
@@ -163,6 +158,8 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 			return rc;
 		}
 		st = s->ops->copy_step(c, STEP_MS, &err);
+		if (st == PG_LOAD_MORE)
+			load_publish_rows(lp, p.table, s->ops->copy_rows(c));
 	}
 	*rows = c ? s->ops->copy_rows(c) : 0;
 	taskstate_table *t = &lp->ts->tables[p.table];

@@ -163,12 +163,6 @@ static pg_load_partition partition_of(const taskstate *ts, const taskstate_parti
 				   .open_hi = tp->open_hi};
 }
 
-/* For engines that stream a whole partition in one call: the signal flags, looked at. */
-static int copy_interrupted(void *arg)
-{
-	return load_check_signals(arg, 0);
-}
-
 static bool copies_whole(load_proc *lp)
 {
 	return state(lp)->ops->can_copy_whole;
@@ -184,10 +178,11 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 	int rc = table_of(lp, p.table, &lt);
 	if (rc != 0)
 		return rc;
-	target_copy_args a = {.src = &s->src, .target = lp->target, .lt = lt, .p = &p, .tables = &s->tables,
-			      .task = lp->ctx->task, .interrupt = copy_interrupted, .interrupt_arg = lp,
-			      .whole = whole};
 	void *c = NULL;
+	load_copy_watch watch = {.lp = lp, .ops = s->ops, .copy = &c, .table = p.table};
+	target_copy_args a = {.src = &s->src, .target = lp->target, .lt = lt, .p = &p, .tables = &s->tables,
+			      .task = lp->ctx->task, .interrupt = load_copy_interrupted, .interrupt_arg = &watch,
+			      .whole = whole};
 	char *err = NULL, label[256];
 	if (whole)
 		snprintf(label, sizeof label, "partitions 1-%d/%d (whole table)", p.count, p.count);
@@ -200,6 +195,8 @@ static int copy(load_proc *lp, int pi, bool whole, int64_t *rows)
 			return rc;
 		}
 		st = s->ops->copy_step(c, STEP_MS, &err);
+		if (st == PG_LOAD_MORE)
+			load_publish_rows(lp, p.table, s->ops->copy_rows(c));
 	}
 	*rows = c ? s->ops->copy_rows(c) : 0;
 	uint64_t pos = 0;

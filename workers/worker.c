@@ -63,10 +63,11 @@ uint64_t worker_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Handlers only set flags; the loops act on them after worker_wait() returns. */
-static void on_term(int sig) { worker_stop_requested = 1; }
-static void on_int(int sig) { worker_fast_requested = 1; }
-static void on_hup(int sig) { worker_reload_requested = 1; }
+/* Handlers only set flags; the loops act on them after worker_wait() returns. The
+ * wake-up interrupt ends a futex sleep of worker_wait_for() (or keeps it from starting). */
+static void on_term(int sig) { worker_stop_requested = 1; wakeup_interrupt(); }
+static void on_int(int sig) { worker_fast_requested = 1; wakeup_interrupt(); }
+static void on_hup(int sig) { worker_reload_requested = 1; wakeup_interrupt(); }
 
 /* Immediate stop: nothing is flushed or committed. Exiting "transient" makes a QUIT sent
  * outside a supervisor shutdown look like a crash (restart with backoff). */
@@ -180,6 +181,27 @@ worker_wake worker_wait(worker_context *ctx, struct pollfd *fds, int nfds, int64
 		}
 		if (ready)
 			return WORKER_WAKE_FD;
+	}
+}
+
+worker_wake worker_wait_for(worker_context *ctx, wakeup *w, bool (*cond)(void *arg), void *arg)
+{
+	for (;;) {
+		/* flags, the supervisor pipe, and signals already pending */
+		worker_wake wake = worker_wait(ctx, NULL, 0, 0);
+		if (wake == WORKER_WAKE_SIGNAL || wake == WORKER_WAKE_PARENT_GONE)
+			return wake;
+		uint32_t seq = wakeup_prepare(w);
+		if (cond(arg)) {
+			wakeup_cancel(w);
+			return WORKER_WAKE_READY;
+		}
+		/* A signal that arrives from here on runs its handler, whose wakeup_interrupt()
+		 * ends the sleep or keeps it from starting; the loop then reports the flag. */
+		sigset_t blocked;
+		sigprocmask(SIG_SETMASK, &wait_mask, &blocked);
+		wakeup_wait(w, seq, WORKER_WAIT_FOR_SAFETY_MS);
+		sigprocmask(SIG_SETMASK, &blocked, NULL);
 	}
 }
 

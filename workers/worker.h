@@ -5,10 +5,12 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/config.h"
 #include "ipc/status.h"
+#include "ipc/wakeup.h"
 
 typedef enum worker_kind {
 	WORKER_CAPTURE = 0,
@@ -44,7 +46,8 @@ typedef enum worker_wake {
 	WORKER_WAKE_TIMEOUT,
 	WORKER_WAKE_SIGNAL,      /* a stop, fast stop or reload flag is set: act on it */
 	WORKER_WAKE_PARENT_GONE, /* the supervisor died (already logged): exit promptly */
-	WORKER_WAKE_FD           /* one of the caller's fds is ready (see its revents) */
+	WORKER_WAKE_FD,          /* one of the caller's fds is ready (see its revents) */
+	WORKER_WAKE_READY        /* worker_wait_for(): the condition holds */
 } worker_wake;
 
 #define WORKER_WAIT_MAX_FDS 8
@@ -54,6 +57,15 @@ typedef enum worker_wake {
  * and are delivered only inside it, so a worker's loop must come back here regularly.
  * Returns WORKER_WAKE_SIGNAL at once while a flag is already set. */
 worker_wake worker_wait(worker_context *ctx, struct pollfd *fds, int nfds, int64_t timeout_ms);
+
+/* Waits for a change in shared memory: until cond(arg) holds, a signal flag is set or the
+ * supervisor dies. Sleeps on w, the futex wake-up that whoever changes what cond looks at
+ * signals after publishing (e.g. the task state's `changed`), with TERM, INT and HUP
+ * deliverable; it looks again at least every WORKER_WAIT_FOR_SAFETY_MS, a safety net (and
+ * the supervisor pipe's check), not the way changes are noticed.
+ * WORKER_WAKE_READY, WORKER_WAKE_SIGNAL or WORKER_WAKE_PARENT_GONE. */
+#define WORKER_WAIT_FOR_SAFETY_MS 2000
+worker_wake worker_wait_for(worker_context *ctx, wakeup *w, bool (*cond)(void *arg), void *arg);
 
 /* Acts on SIGHUP: clears the flag, reopens the log file, re-reads the config file and
  * applies its log_level; on an error keeps the current config and logs why. */

@@ -1,6 +1,8 @@
 /* Per-task shared state: the layout fits the size it reports and survives a queue
  * reset; partitions are claimed once each, a restarted worker gets its own unfinished
- * claim back first, and two processes claiming at once never take the same partition. */
+ * claim back first, and two processes claiming at once never take the same partition;
+ * ring_size splits among the apply workers; rows in flight add up per table; a change
+ * of the state wakes a process waiting for it. */
 #include "ipc/taskstate.h"
 
 #include <check.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc/shmem.h"
@@ -21,9 +24,22 @@ static void *map(size_t size)
 
 START_TEST(ring_capacity_is_power_of_two_at_or_below)
 {
-	ck_assert_uint_eq(taskstate_ring_capacity(64 * 1024 * 1024), 64 * 1024 * 1024);
-	ck_assert_uint_eq(taskstate_ring_capacity(1000000), 524288);
-	ck_assert_uint_eq(taskstate_ring_capacity(10), RING_MIN_CAPACITY);
+	ck_assert_uint_eq(taskstate_ring_capacity(64 * 1024 * 1024, 1), 64 * 1024 * 1024);
+	ck_assert_uint_eq(taskstate_ring_capacity(1000000, 1), 524288);
+	ck_assert_uint_eq(taskstate_ring_capacity(10, 1), RING_MIN_CAPACITY);
+}
+END_TEST
+
+/* ring_size is the task's total: every ring together stays within it. */
+START_TEST(ring_size_is_split_among_apply_workers)
+{
+	size_t mb64 = 64 * 1024 * 1024;
+	ck_assert_uint_eq(taskstate_ring_capacity((int64_t)mb64, 4), mb64 / 4);
+	ck_assert_uint_eq(taskstate_ring_capacity((int64_t)mb64, 2), mb64 / 2);
+	ck_assert_uint_eq(taskstate_ring_capacity((int64_t)mb64, 3), mb64 / 4); /* 21.3MB: 16MB */
+	ck_assert_uint_eq(taskstate_ring_capacity(1024 * 1024, 64), 16384);
+	for (int n = 1; n <= TASKSTATE_MAX_APPLY; n++)
+		ck_assert_uint_le(taskstate_ring_capacity((int64_t)mb64, n) * (size_t)n, mb64);
 }
 END_TEST
 
@@ -111,11 +127,87 @@ START_TEST(table_error_sets_state)
 }
 END_TEST
 
+/* In-flight rows per table, summed over load workers; nothing counted before a worker
+ * says so; the status figure is committed plus in flight. */
+START_TEST(rows_in_flight_per_table)
+{
+	size_t size = taskstate_shmem_size(1, 4096);
+	char *mem = map(size);
+	task_shm ts;
+	taskstate_shmem_init(&ts, mem, 1, 4096, 1 << 20);
+	taskstate *s = ts.state;
+	s->n_tables = 2;
+	_Atomic int64_t *t0 = &s->tables[0].rows_in_flight, *t1 = &s->tables[1].rows_in_flight;
+	taskstate_set_loading(s, 1, -1, 0); /* nothing to clear: nothing moves */
+	ck_assert_int_eq(atomic_load(t0), 0);
+	taskstate_set_loading(s, 1, 0, 500);
+	taskstate_set_loading(s, 2, 0, 300);
+	taskstate_set_loading(s, 3, 1, 7);
+	taskstate_set_loading(s, TASKSTATE_MAX_LOAD + 1, 0, 1000); /* no such worker: ignored */
+	taskstate_set_loading(s, 4, 2, 1000);                      /* no such table: ignored */
+	ck_assert_int_eq(atomic_load(t0), 800);
+	ck_assert_int_eq(atomic_load(t1), 7);
+	taskstate_set_loading(s, 1, 0, 900); /* worker 1 streamed on */
+	ck_assert_int_eq(atomic_load(t0), 1200);
+	atomic_store(&s->tables[0].rows_loaded, 50);
+	ck_assert_int_eq(taskstate_rows_loaded(&s->tables[0]), 1250);
+	taskstate_set_loading(s, 1, -1, 0); /* committed (then added to rows_loaded) or died */
+	ck_assert_int_eq(atomic_load(t0), 300);
+	taskstate_set_loading(s, 2, 1, 5); /* worker 2 on to another table */
+	ck_assert_int_eq(atomic_load(t0), 0);
+	ck_assert_int_eq(atomic_load(t1), 12);
+	ck_assert_int_eq(taskstate_rows_loaded(&s->tables[0]), 50);
+	munmap(mem, size);
+}
+END_TEST
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A process waiting for a change of the task state wakes when it is signalled, long
+ * before its safety timeout. */
+START_TEST(changed_wakes_a_waiting_process)
+{
+	size_t size = taskstate_shmem_size(1, 4096);
+	char *mem = map(size);
+	task_shm ts;
+	taskstate_shmem_init(&ts, mem, 1, 4096, 1 << 20);
+	taskstate *s = ts.state;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int64_t t0 = now_ms();
+		for (;;) {
+			uint32_t seq = wakeup_prepare(&s->changed);
+			if (atomic_load(&s->plan_ready)) {
+				wakeup_cancel(&s->changed);
+				break;
+			}
+			if (wakeup_wait(&s->changed, seq, 10000) == WAKEUP_TIMEOUT)
+				_exit(2);
+		}
+		_exit(now_ms() - t0 < 5000 ? 0 : 3);
+	}
+	usleep(200 * 1000); /* the child is asleep by now, most likely */
+	atomic_store(&s->plan_ready, 1);
+	taskstate_changed(s);
+	int st = 0;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	munmap(mem, size);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("taskstate");
 	TCase *layout = tcase_create("layout");
 	tcase_add_test(layout, ring_capacity_is_power_of_two_at_or_below);
+	tcase_add_test(layout, ring_size_is_split_among_apply_workers);
 	tcase_add_test(layout, layout_fits_and_reset_keeps_plan);
 	suite_add_tcase(s, layout);
 	TCase *claims = tcase_create("claims");
@@ -124,6 +216,8 @@ int main(void)
 	suite_add_tcase(s, claims);
 	TCase *tables = tcase_create("tables");
 	tcase_add_test(tables, table_error_sets_state);
+	tcase_add_test(tables, rows_in_flight_per_table);
+	tcase_add_test(tables, changed_wakes_a_waiting_process);
 	suite_add_tcase(s, tables);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
