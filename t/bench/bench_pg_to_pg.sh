@@ -21,6 +21,9 @@
 #               - ferryd (full-load-and-cdc task with its default 4 apply workers,
 #                 stopped for the backlog), until applied_position in its status
 #                 reaches the backlog's end
+#               - decode: pg_recvlogical reading the same backlog from a third pgoutput
+#                 slot into /dev/null, until the backlog's end: how fast the source's
+#                 walsender decodes, a ceiling no consumer of one slot can pass
 #               Also the CPU time each catch-up took (both servers' processes and
 #               ferry's), a figure less at the mercy of other load on the machine.
 #               Changes counted: 3 updates + 1 insert per transaction. Target: ferry's
@@ -266,6 +269,7 @@ setup_cdc() {
 		return 1
 	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
 	wait_until 60 slot_idle bench_native || return 1
+	src_sql "SELECT pg_catalog.pg_create_logical_replication_slot('bench_decode', 'pgoutput')" >/dev/null || return 1
 	write_ferry_ini "$cdc_ini"
 	ini_endpoint "$cdc_ini" pgsrc src
 	ini_endpoint "$cdc_ini" pgdst dst dbname=cdc
@@ -342,14 +346,41 @@ cpu_ticks() {  # PID...
 }
 servers_cpu() { cpu_ticks "${_pg_pid[src]}" "${_pg_pid[dst]}"; }
 
+# With CDC_TRACE: the CPU seconds of every process that started with ferryd's run (its
+# own, its walsender, its target sessions), the largest first.
+cpu_breakdown() {  # PID...: the ferryd and the two postmasters
+	local pid c t hz
+	hz=$(getconf CLK_TCK)
+	for pid in "$@"; do
+		for c in $(child_pids "$pid"); do
+			[[ -r /proc/$c/stat ]] || continue
+			t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$c/stat")
+			((t > 0)) && printf '%d %s\n' "$t" "$(proc_title "$c" | cut -c1-60)"
+		done
+	done | sort -rn | awk -v hz="$hz" '{ t = $1; $1 = ""; printf "     %7.2f CPU s %s\n", t / hz, $0 }' >&2
+}
+
 cdc_native() {
 	CDC_CPU0=$(servers_cpu)
 	dst_sql native "ALTER SUBSCRIPTION bench_native ENABLE" >/dev/null || return 1
 	poll 1200 native_caught_up || return 1
 	CDC_T1=$(now)
 	CDC_CPU=$(($(servers_cpu) - CDC_CPU0))
+	[[ -n ${CDC_TRACE:-} ]] && cpu_breakdown "${_pg_pid[src]}" "${_pg_pid[dst]}"
 	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
 	wait_until 60 slot_idle bench_native
+}
+
+# The walsender's decoding alone: pgoutput as ferry asks for it, nothing applied.
+lsn_text() { printf '%X/%X' $(($1 >> 32)) $(($1 & 0xffffffff)); }
+cdc_decode() {
+	CDC_CPU0=$(servers_cpu)
+	"$PG_BIN/pg_recvlogical" -h "$SRC_SOCKDIR" -p "$SRC_PORT" -U postgres -d app -S bench_decode --start \
+		-E "$(lsn_text "$END_LSN")" -o proto_version=2 -o publication_names=bench_native -o streaming=on \
+		-s 1 -F 1 -f /dev/null 2>"$TEST_TMP/recvlogical.log" || { cat "$TEST_TMP/recvlogical.log" >&2; return 1; }
+	CDC_T1=$(now)
+	CDC_CPU=$(($(servers_cpu) - CDC_CPU0))
+	wait_until 60 slot_idle bench_decode
 }
 
 cdc_run=0
@@ -361,6 +392,7 @@ cdc_ferry() {
 	poll 1200 ferry_caught_up "$cdc_ini" || { echo "ferry did not catch up: phase $(task_phase "$cdc_ini" cdc)" >&2; return 1; }
 	CDC_T1=$(now)
 	CDC_CPU=$(($(servers_cpu) + $(cpu_ticks "$FERRYD_PID") - CDC_CPU0))
+	[[ -n ${CDC_TRACE:-} ]] && cpu_breakdown "$FERRYD_PID" "${_pg_pid[src]}" "${_pg_pid[dst]}"
 	perf_stop
 	stop_ferryd "$cdc_ini"
 }
@@ -399,7 +431,7 @@ if has_part cdc; then
 	for ((r = 1; r <= ROUNDS; r++)); do
 		echo "-- round $r"
 		make_backlog "$CDC_TXNS"
-		for tool in $(rotate "$r" native ferry); do timed_cdc "$tool"; done
+		for tool in $(rotate "$r" native ferry decode); do timed_cdc "$tool"; done
 		verify_cdc
 	done
 fi
@@ -517,4 +549,7 @@ fi
 [[ -n ${MED[cdc ferry]:-} ]] &&
 	printf '   CDC catch-up: ferry / native changes/s = %s (target >= 2); changes per CPU second: %s\n' \
 		"$(ratio "${MED[cdc ferry]}" "${MED[cdc native]}")" "$(ratio "${MED[cdc-cpu ferry]}" "${MED[cdc-cpu native]}")"
+[[ -n ${MED[cdc decode]:-} ]] &&
+	printf '   CDC catch-up: the source decode ceiling / native = %s, ferry / the ceiling = %s\n' \
+		"$(ratio "${MED[cdc decode]}" "${MED[cdc native]}")" "$(ratio "${MED[cdc ferry]}" "${MED[cdc decode]}")"
 exit 0
