@@ -43,6 +43,7 @@
 #include "workers/worker_mains.h"
 
 #define WAIT_POLL_MS 200
+#define TABLES_POLL_MS 50 /* waiting for the plan and the load: a restart applies soon after */
 #define GET_WAIT_MS 100
 #define BATCH_MS 1000
 #define SIGNAL_CHECK_RECORDS 1024
@@ -117,7 +118,7 @@ static bool my_tables_loaded(const apply_proc *ap)
 static int wait_tables(apply_proc *ap)
 {
 	while (!atomic_load_explicit(&ap->ts->plan_ready, memory_order_acquire) || !my_tables_loaded(ap)) {
-		int rc = check_signals(ap, WAIT_POLL_MS);
+		int rc = check_signals(ap, TABLES_POLL_MS);
 		if (rc != 0)
 			return rc;
 		if (atomic_load(&ap->ts->phase) == TASKSTATE_DONE)

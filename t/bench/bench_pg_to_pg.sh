@@ -38,12 +38,14 @@
 # Run from a build directory (after make), or set top_builddir. Environment:
 #   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000 MEM_CHANGES=5000000
 #   CODEC_TXNS=50000 PARTS="load cdc memory spill" (which parts to run)
-#   CDC_TRACE=1 prints ferry's received and applied positions while it catches up
+#   CDC_TRACE=1 prints ferry's received and applied positions while it catches up, the
+#   CPU seconds of each process of a catch-up (ferry's, its walsender and target
+#   sessions; the native apply worker) and the commits on each target database
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task, CDC_TASK_OPTS
 #   for its CDC task
 #   ONLY_LOAD_TOOLS="ferry" only these full-load tools; PERF_OUT=FILE records a system-wide
 #   perf profile of each ferry run (full load, catch-up) into FILE.NAME, with
-#   FILE.NAME.pids naming the processes
+#   FILE.NAME.pids naming the processes (PERF_FREQ samples per second, 299)
 #   KEEP_TMP=1 keeps the servers' directories (t/lib.sh)
 # Servers: PostgreSQL 15 from t/lib.sh (wal_level logical, synchronous_commit off, fsync
 # off) with shared_buffers 1GB, max_wal_size 8GB, checkpoint_timeout 30min on both sides.
@@ -180,7 +182,7 @@ wait_phase() {  # INI TASK PHASE SECONDS: polls every 0.1 s; an error phase fail
 perf_pid= pids_pid=
 perf_start() {  # NAME
 	[[ -n ${PERF_OUT:-} ]] || return 0
-	perf record -a -g -F 299 -o "$PERF_OUT.$1" >/dev/null 2>&1 &
+	perf record -a -g -F "${PERF_FREQ:-299}" -o "$PERF_OUT.$1" >/dev/null 2>&1 &
 	perf_pid=$!
 	while sleep 0.5; do ps -eo pid=,args= | grep -E 'postgres: |ferryd: '; done >"$PERF_OUT.$1.pids" 2>/dev/null &
 	pids_pid=$!
@@ -360,7 +362,18 @@ cpu_breakdown() {  # PID...: the ferryd and the two postmasters
 	done | sort -rn | awk -v hz="$hz" '{ t = $1; $1 = ""; printf "     %7.2f CPU s %s\n", t / hz, $0 }' >&2
 }
 
+# With CDC_TRACE: the target database's commits during a catch-up (the statistics lag
+# by up to a second: read after the catch-up's end).
+target_commits() { dst_sql "$1" "SELECT xact_commit FROM pg_catalog.pg_stat_database WHERE datname = '$1'"; }
+trace_commits() {  # DB COMMITS-BEFORE
+	[[ -n ${CDC_TRACE:-} ]] || return 0
+	sleep 1.5
+	echo "     $(($(target_commits "$1") - $2)) commits on the target database $1" >&2
+}
+
 cdc_native() {
+	local c0
+	[[ -n ${CDC_TRACE:-} ]] && c0=$(target_commits native)
 	CDC_CPU0=$(servers_cpu)
 	dst_sql native "ALTER SUBSCRIPTION bench_native ENABLE" >/dev/null || return 1
 	poll 1200 native_caught_up || return 1
@@ -369,6 +382,7 @@ cdc_native() {
 	[[ -n ${CDC_TRACE:-} ]] && cpu_breakdown "${_pg_pid[src]}" "${_pg_pid[dst]}"
 	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
 	wait_until 60 slot_idle bench_native
+	trace_commits native "${c0:-0}"
 }
 
 # The walsender's decoding alone: pgoutput as ferry asks for it, nothing applied.
@@ -386,6 +400,8 @@ cdc_decode() {
 cdc_run=0
 cdc_ferry() {
 	cdc_run=$((cdc_run + 1))
+	local c0
+	[[ -n ${CDC_TRACE:-} ]] && c0=$(target_commits cdc)
 	perf_start "cdc$cdc_run"
 	CDC_CPU0=$(servers_cpu)
 	start_ferryd "$cdc_ini" || return 1
@@ -395,6 +411,7 @@ cdc_ferry() {
 	[[ -n ${CDC_TRACE:-} ]] && cpu_breakdown "$FERRYD_PID" "${_pg_pid[src]}" "${_pg_pid[dst]}"
 	perf_stop
 	stop_ferryd "$cdc_ini"
+	trace_commits cdc "${c0:-0}"
 }
 
 verify_cdc() {  # every copy has the source's history and balances
