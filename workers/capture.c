@@ -113,7 +113,8 @@ static uint64_t applied_through(capture_proc *cp, uint64_t applied, uint64_t rec
 	return received > applied ? received : applied;
 }
 
-/* The positions in the task state; returns the flush position to confirm. */
+/* The positions in the task state but flushed_lsn (what the source was told, see
+ * send_status); returns the flush position to confirm. */
 static uint64_t publish_positions(capture_proc *cp)
 {
 	int64_t oldest_us;
@@ -122,7 +123,6 @@ static uint64_t publish_positions(capture_proc *cp)
 	pg_capture_stats st;
 	pg_capture_get_stats(cp->conv, &st);
 	atomic_store(&cp->ts->received_lsn, st.received_lsn);
-	atomic_store(&cp->ts->flushed_lsn, flush);
 	atomic_store(&cp->ts->applied_lsn, applied_through(cp, applied, st.received_lsn));
 	/* Lag: what the source has sent that the target does not have yet. */
 	uint64_t end = st.last_commit_end > flush ? st.last_commit_end : flush;
@@ -137,6 +137,7 @@ static int send_status(capture_proc *cp, bool reply)
 	char err[512];
 	if (pg_capture_send_status(cp->conv, &cp->stream, flush, reply, err, sizeof err) < 0)
 		return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "standby status: %s", err);
+	atomic_store(&cp->ts->flushed_lsn, flush);
 	return 0;
 }
 
