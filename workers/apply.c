@@ -15,9 +15,17 @@
  * nothing left to apply and its stream passed that position.
  *
  * Batches: a target commit after commit_rows changes, after BATCH_MS, or when the queue
- * runs dry (the engine never splits a source transaction). After each commit the worker
- * publishes its committed position (capture confirms the lowest one to the source) and
- * tells the queue which records are safe to forget.
+ * runs dry (the engine never splits a source transaction). A dry queue is not taken at
+ * its word at once: while capture catches up on a backlog it produces a source
+ * transaction at a time, each a handful of records per worker, so a commit at every dry
+ * moment would commit each source transaction on its own (a progress row update and a
+ * COMMIT each, hot rows written once per transaction instead of once per batch) and
+ * sleep and be woken for every record. The worker rather naps (DRY_NAP_MS, no wake-up
+ * asked for, so capture's puts cost no system call) while records kept coming within
+ * DRY_QUIET_MS and the batch is younger than DRY_BATCH_MS; a source that went quiet is
+ * committed DRY_QUIET_MS later. After each commit the worker publishes its committed
+ * position (capture confirms the lowest one to the source) and tells the queue which
+ * records are safe to forget.
  *
  * A change the target refuses stops the task: exit 3 with the table, key and position
  * (the engine's message) in the status; a lost target connection is transient. */
@@ -38,6 +46,9 @@
 #define GET_WAIT_MS 100
 #define BATCH_MS 1000
 #define SIGNAL_CHECK_RECORDS 1024
+#define DRY_QUIET_MS 20   /* a dry queue this long after the last record: commit */
+#define DRY_BATCH_MS 100  /* a dry queue and a batch this old: commit */
+#define DRY_NAP_MS 2      /* a nap while waiting on a dry queue for more */
 
 typedef struct apply_proc {
 	worker_context *ctx;
@@ -51,6 +62,8 @@ typedef struct apply_proc {
 	uint64_t last_seq;          /* last record fed */
 	uint64_t *pending;          /* [table * 4 + op - 1]: changes fed since the last commit */
 	uint64_t batch_started_ms;  /* when the open batch got its first change; 0 none */
+	uint64_t last_record_ms;    /* when the last record was taken from the queue */
+	bool napping;               /* the queue ran dry and the worker naps for more */
 	bool commit_deferred;       /* a flush waits for the open source transaction's COMMIT */
 	apply_touch touch;          /* keys CDC touched, for validation's re-checks */
 } apply_proc;
@@ -208,6 +221,7 @@ static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 			change = false;
 	}
 	ap->last_seq = seq;
+	ap->last_record_ms = worker_now_ms();
 	if (change && in_keyless_load(ap, id, position, xid))
 		return 0;
 	if (ap->ops->apply_record(ap->a, data, len, &err) < 0)
@@ -217,7 +231,7 @@ static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 		ap->pending[(id - 1) * 4 + (p[0] - RECORD_OP_INSERT)]++;
 	apply_touch_note(&ap->touch, ap->ts, change ? id : 0, data, len);
 	if (ap->batch_started_ms == 0 && ap->ops->apply_pending(ap->a) > 0)
-		ap->batch_started_ms = worker_now_ms();
+		ap->batch_started_ms = ap->last_record_ms;
 	/* A deferred flush commits with the transaction's COMMIT record. */
 	if (ap->commit_deferred && !ap->ops->apply_in_source_txn(ap->a)) {
 		ap->commit_deferred = false;
@@ -226,9 +240,19 @@ static int feed(apply_proc *ap, uint64_t seq, const void *data, size_t len)
 	if (ap->commit_deferred)
 		return 0;
 	if ((int64_t)ap->ops->apply_pending(ap->a) >= ap->ctx->task->commit_rows ||
-	    (ap->batch_started_ms > 0 && worker_now_ms() - ap->batch_started_ms >= BATCH_MS))
+	    (ap->batch_started_ms > 0 && ap->last_record_ms - ap->batch_started_ms >= BATCH_MS))
 		return flush(ap);
 	return 0;
+}
+
+/* The queue ran dry with a batch open: nap for more rather than commit now (see the
+ * top of the file)? */
+static bool nap_for_more(const apply_proc *ap)
+{
+	if (ap->batch_started_ms == 0)
+		return false;
+	uint64_t now = worker_now_ms();
+	return now - ap->last_record_ms < DRY_QUIET_MS && now - ap->batch_started_ms < DRY_BATCH_MS;
 }
 
 /* Tables of this worker that caught up: nothing left here, stream past their position. */
@@ -249,6 +273,21 @@ static void mark_in_sync(apply_proc *ap)
 	}
 }
 
+/* The queue ran dry and no nap is due: commit what there is, so the source may release
+ * its log (inside a source transaction: send what is queued, its COMMIT is to come). */
+static int on_dry(apply_proc *ap)
+{
+	char *err = NULL;
+	int rc;
+	if (ap->ops->apply_in_source_txn(ap->a))
+		rc = ap->ops->apply_push(ap->a, &err) < 0 ? fail_apply(ap, err) : 0;
+	else
+		rc = flush(ap);
+	if (rc == 0 && !ap->ops->apply_in_source_txn(ap->a))
+		mark_in_sync(ap);
+	return rc;
+}
+
 static int drain(apply_proc *ap)
 {
 	for (;;) {
@@ -256,17 +295,14 @@ static int drain(apply_proc *ap)
 		const void *data;
 		size_t len;
 		int rc = 0;
+		bool napped = ap->napping;
+		ap->napping = false;
 		for (int i = 0; i < SIGNAL_CHECK_RECORDS && rc == 0; i++) {
-			queue_result r = queue_get(ap->q, &seq, &data, &len, i == 0 ? GET_WAIT_MS : 0);
+			queue_result r = queue_get(ap->q, &seq, &data, &len, i == 0 && !napped ? GET_WAIT_MS : 0);
 			if (r == QUEUE_WOULD_BLOCK || r == QUEUE_INTERRUPTED) {
-				/* Idle: commit what there is, so the source may release its log. */
-				char *err = NULL;
-				if (ap->ops->apply_in_source_txn(ap->a))
-					rc = ap->ops->apply_push(ap->a, &err) < 0 ? fail_apply(ap, err) : 0;
-				else
-					rc = flush(ap);
-				if (rc == 0 && !ap->ops->apply_in_source_txn(ap->a))
-					mark_in_sync(ap);
+				ap->napping = r == QUEUE_WOULD_BLOCK && nap_for_more(ap);
+				if (!ap->napping)
+					rc = on_dry(ap);
 				break;
 			}
 			if (r == QUEUE_DETACHED) {
@@ -279,7 +315,7 @@ static int drain(apply_proc *ap)
 			rc = feed(ap, seq, data, len);
 		}
 		if (rc == 0)
-			rc = check_signals(ap, 0);
+			rc = check_signals(ap, ap->napping ? DRY_NAP_MS : 0);
 		if (rc != 0)
 			return rc;
 	}

@@ -35,7 +35,10 @@
 #include "workers/my_task.h"
 #include "workers/worker_mains.h"
 
-#define STATUS_INTERVAL_MS 1000   /* standby status and task counters */
+#define STATUS_INTERVAL_MS 1000   /* standby status to the source */
+#define POSITIONS_INTERVAL_MS 100 /* positions and lag in the task state (status, the
+				     apply workers' in-sync test): cheap, and a catch-up
+				     shows as done within this much of its end */
 #define DRAIN_EVENTS_MAX 4096     /* stream events between two looks at the signal flags */
 
 typedef struct capture_proc {
@@ -109,23 +112,31 @@ static uint64_t applied_through(capture_proc *cp, uint64_t applied, uint64_t rec
 	return received > applied ? received : applied;
 }
 
-static int send_status(capture_proc *cp, bool reply)
+/* The positions in the task state but flushed_lsn (what the source was told, see
+ * send_status); returns the flush position to confirm. */
+static uint64_t publish_positions(capture_proc *cp)
 {
 	int64_t oldest_us;
 	uint64_t applied = applied_position(cp, &oldest_us);
 	uint64_t flush = pg_capture_flush_lsn(cp->conv, applied);
-	char err[512];
-	if (pg_capture_send_status(cp->conv, &cp->stream, flush, reply, err, sizeof err) < 0)
-		return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "standby status: %s", err);
 	pg_capture_stats st;
 	pg_capture_get_stats(cp->conv, &st);
 	atomic_store(&cp->ts->received_lsn, st.received_lsn);
-	atomic_store(&cp->ts->flushed_lsn, flush);
 	atomic_store(&cp->ts->applied_lsn, applied_through(cp, applied, st.received_lsn));
 	/* Lag: what the source has sent that the target does not have yet. */
 	uint64_t end = st.last_commit_end > flush ? st.last_commit_end : flush;
 	atomic_store(&cp->ts->lag_bytes, end > flush ? end - flush : 0);
 	atomic_store(&cp->ts->lag_seconds, oldest_us > 0 ? (capture_wall_us() - oldest_us) / 1000000 : 0);
+	return flush;
+}
+
+static int send_status(capture_proc *cp, bool reply)
+{
+	uint64_t flush = publish_positions(cp);
+	char err[512];
+	if (pg_capture_send_status(cp->conv, &cp->stream, flush, reply, err, sizeof err) < 0)
+		return pg_task_fail(cp->ctx, FERRY_EXIT_TRANSIENT, "standby status: %s", err);
+	atomic_store(&cp->ts->flushed_lsn, flush);
 	return 0;
 }
 
@@ -325,22 +336,28 @@ static int drain_stream(capture_proc *cp, bool *reply_now)
 
 static int stream_loop(capture_proc *cp)
 {
-	uint64_t next_status = 0;
+	uint64_t next_status = 0, next_positions = 0;
 	for (;;) {
 		bool reply_now = false;
 		int rc = drain_stream(cp, &reply_now);
 		if (rc == 0)
 			rc = capture_router_flush(&cp->router);
-		if (rc == 0 && (reply_now || worker_now_ms() >= next_status)) {
+		uint64_t now = worker_now_ms();
+		if (rc == 0 && (reply_now || now >= next_status)) {
 			rc = send_status(cp, false);
-			next_status = worker_now_ms() + STATUS_INTERVAL_MS;
+			next_status = now + STATUS_INTERVAL_MS;
+			next_positions = now + POSITIONS_INTERVAL_MS;
 			capture_update_phase(cp->ctx, cp->ts);
+		} else if (rc == 0 && now >= next_positions) {
+			publish_positions(cp);
+			next_positions = now + POSITIONS_INTERVAL_MS;
 		}
 		if (rc != 0)
 			return rc;
 		struct pollfd fd = {.fd = PQsocket(cp->repl), .events = POLLIN};
-		uint64_t now = worker_now_ms();
-		worker_wake wake = worker_wait(cp->ctx, &fd, 1, next_status > now ? (int64_t)(next_status - now) : 0);
+		now = worker_now_ms();
+		uint64_t next = next_positions < next_status ? next_positions : next_status;
+		worker_wake wake = worker_wait(cp->ctx, &fd, 1, next > now ? (int64_t)(next - now) : 0);
 		if (wake == WORKER_WAKE_PARENT_GONE)
 			return FERRY_EXIT_TRANSIENT;
 		if (worker_reload_requested)

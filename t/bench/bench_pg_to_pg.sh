@@ -21,6 +21,9 @@
 #               - ferryd (full-load-and-cdc task with its default 4 apply workers,
 #                 stopped for the backlog), until applied_position in its status
 #                 reaches the backlog's end
+#               - decode: pg_recvlogical reading the same backlog from a third pgoutput
+#                 slot into /dev/null, until the backlog's end: how fast the source's
+#                 walsender decodes, a ceiling no consumer of one slot can pass
 #               Also the CPU time each catch-up took (both servers' processes and
 #               ferry's), a figure less at the mercy of other load on the machine.
 #               Changes counted: 3 updates + 1 insert per transaction. Target: ferry's
@@ -35,12 +38,14 @@
 # Run from a build directory (after make), or set top_builddir. Environment:
 #   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000 MEM_CHANGES=5000000
 #   CODEC_TXNS=50000 PARTS="load cdc memory spill" (which parts to run)
-#   CDC_TRACE=1 prints ferry's received and applied positions while it catches up
+#   CDC_TRACE=1 prints ferry's received and applied positions while it catches up, the
+#   CPU seconds of each process of a catch-up (ferry's, its walsender and target
+#   sessions; the native apply worker) and the commits on each target database
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load task, CDC_TASK_OPTS
 #   for its CDC task
 #   ONLY_LOAD_TOOLS="ferry" only these full-load tools; PERF_OUT=FILE records a system-wide
 #   perf profile of each ferry run (full load, catch-up) into FILE.NAME, with
-#   FILE.NAME.pids naming the processes
+#   FILE.NAME.pids naming the processes (PERF_FREQ samples per second, 299)
 #   KEEP_TMP=1 keeps the servers' directories (t/lib.sh)
 # Servers: PostgreSQL 15 from t/lib.sh (wal_level logical, synchronous_commit off, fsync
 # off) with shared_buffers 1GB, max_wal_size 8GB, checkpoint_timeout 30min on both sides.
@@ -177,7 +182,7 @@ wait_phase() {  # INI TASK PHASE SECONDS: polls every 0.1 s; an error phase fail
 perf_pid= pids_pid=
 perf_start() {  # NAME
 	[[ -n ${PERF_OUT:-} ]] || return 0
-	perf record -a -g -F 299 -o "$PERF_OUT.$1" >/dev/null 2>&1 &
+	perf record -a -g -F "${PERF_FREQ:-299}" -o "$PERF_OUT.$1" >/dev/null 2>&1 &
 	perf_pid=$!
 	while sleep 0.5; do ps -eo pid=,args= | grep -E 'postgres: |ferryd: '; done >"$PERF_OUT.$1.pids" 2>/dev/null &
 	pids_pid=$!
@@ -266,6 +271,7 @@ setup_cdc() {
 		return 1
 	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
 	wait_until 60 slot_idle bench_native || return 1
+	src_sql "SELECT pg_catalog.pg_create_logical_replication_slot('bench_decode', 'pgoutput')" >/dev/null || return 1
 	write_ferry_ini "$cdc_ini"
 	ini_endpoint "$cdc_ini" pgsrc src
 	ini_endpoint "$cdc_ini" pgdst dst dbname=cdc
@@ -342,27 +348,70 @@ cpu_ticks() {  # PID...
 }
 servers_cpu() { cpu_ticks "${_pg_pid[src]}" "${_pg_pid[dst]}"; }
 
+# With CDC_TRACE: the CPU seconds of every process that started with ferryd's run (its
+# own, its walsender, its target sessions), the largest first.
+cpu_breakdown() {  # PID...: the ferryd and the two postmasters
+	local pid c t hz
+	hz=$(getconf CLK_TCK)
+	for pid in "$@"; do
+		for c in $(child_pids "$pid"); do
+			[[ -r /proc/$c/stat ]] || continue
+			t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$c/stat")
+			((t > 0)) && printf '%d %s\n' "$t" "$(proc_title "$c" | cut -c1-60)"
+		done
+	done | sort -rn | awk -v hz="$hz" '{ t = $1; $1 = ""; printf "     %7.2f CPU s %s\n", t / hz, $0 }' >&2
+}
+
+# With CDC_TRACE: the target database's commits during a catch-up (the statistics lag
+# by up to a second: read after the catch-up's end).
+target_commits() { dst_sql "$1" "SELECT xact_commit FROM pg_catalog.pg_stat_database WHERE datname = '$1'"; }
+trace_commits() {  # DB COMMITS-BEFORE
+	[[ -n ${CDC_TRACE:-} ]] || return 0
+	sleep 1.5
+	echo "     $(($(target_commits "$1") - $2)) commits on the target database $1" >&2
+}
+
 cdc_native() {
+	local c0
+	[[ -n ${CDC_TRACE:-} ]] && c0=$(target_commits native)
 	CDC_CPU0=$(servers_cpu)
 	dst_sql native "ALTER SUBSCRIPTION bench_native ENABLE" >/dev/null || return 1
 	poll 1200 native_caught_up || return 1
 	CDC_T1=$(now)
 	CDC_CPU=$(($(servers_cpu) - CDC_CPU0))
+	[[ -n ${CDC_TRACE:-} ]] && cpu_breakdown "${_pg_pid[src]}" "${_pg_pid[dst]}"
 	dst_sql native "ALTER SUBSCRIPTION bench_native DISABLE" >/dev/null
 	wait_until 60 slot_idle bench_native
+	trace_commits native "${c0:-0}"
+}
+
+# The walsender's decoding alone: pgoutput as ferry asks for it, nothing applied.
+lsn_text() { printf '%X/%X' $(($1 >> 32)) $(($1 & 0xffffffff)); }
+cdc_decode() {
+	CDC_CPU0=$(servers_cpu)
+	"$PG_BIN/pg_recvlogical" -h "$SRC_SOCKDIR" -p "$SRC_PORT" -U postgres -d app -S bench_decode --start \
+		-E "$(lsn_text "$END_LSN")" -o proto_version=2 -o publication_names=bench_native -o streaming=on \
+		-s 1 -F 1 -f /dev/null 2>"$TEST_TMP/recvlogical.log" || { cat "$TEST_TMP/recvlogical.log" >&2; return 1; }
+	CDC_T1=$(now)
+	CDC_CPU=$(($(servers_cpu) - CDC_CPU0))
+	wait_until 60 slot_idle bench_decode
 }
 
 cdc_run=0
 cdc_ferry() {
 	cdc_run=$((cdc_run + 1))
+	local c0
+	[[ -n ${CDC_TRACE:-} ]] && c0=$(target_commits cdc)
 	perf_start "cdc$cdc_run"
 	CDC_CPU0=$(servers_cpu)
 	start_ferryd "$cdc_ini" || return 1
 	poll 1200 ferry_caught_up "$cdc_ini" || { echo "ferry did not catch up: phase $(task_phase "$cdc_ini" cdc)" >&2; return 1; }
 	CDC_T1=$(now)
 	CDC_CPU=$(($(servers_cpu) + $(cpu_ticks "$FERRYD_PID") - CDC_CPU0))
+	[[ -n ${CDC_TRACE:-} ]] && cpu_breakdown "$FERRYD_PID" "${_pg_pid[src]}" "${_pg_pid[dst]}"
 	perf_stop
 	stop_ferryd "$cdc_ini"
+	trace_commits cdc "${c0:-0}"
 }
 
 verify_cdc() {  # every copy has the source's history and balances
@@ -399,7 +448,7 @@ if has_part cdc; then
 	for ((r = 1; r <= ROUNDS; r++)); do
 		echo "-- round $r"
 		make_backlog "$CDC_TXNS"
-		for tool in $(rotate "$r" native ferry); do timed_cdc "$tool"; done
+		for tool in $(rotate "$r" native ferry decode); do timed_cdc "$tool"; done
 		verify_cdc
 	done
 fi
@@ -517,4 +566,7 @@ fi
 [[ -n ${MED[cdc ferry]:-} ]] &&
 	printf '   CDC catch-up: ferry / native changes/s = %s (target >= 2); changes per CPU second: %s\n' \
 		"$(ratio "${MED[cdc ferry]}" "${MED[cdc native]}")" "$(ratio "${MED[cdc-cpu ferry]}" "${MED[cdc-cpu native]}")"
+[[ -n ${MED[cdc decode]:-} ]] &&
+	printf '   CDC catch-up: the source decode ceiling / native = %s, ferry / the ceiling = %s\n' \
+		"$(ratio "${MED[cdc decode]}" "${MED[cdc native]}")" "$(ratio "${MED[cdc ferry]}" "${MED[cdc decode]}")"
 exit 0
