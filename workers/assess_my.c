@@ -23,6 +23,8 @@ typedef struct my_source_state {
 	bool have_tables;
 	bool *selected;
 	my_source_info info;
+	strbuf shape_problems; /* my_task_tables_read's, reported after the server's checks */
+	pg_ddl_script notes;
 } my_source_state;
 
 /* One named check and the preflight lines that belong to it (matched by a phrase the
@@ -197,34 +199,29 @@ static void report_shapes(assess_task *at, const char *problems, const pg_ddl_sc
 			   notes->n_notes - LIST_MAX);
 }
 
-/* The catalog with the task's rules, each selected table shaped for the target. */
+/* The catalog with the task's rules, each selected table shaped for the target (the
+ * shapes' problems are kept for report_shapes). */
 static int read_tables(assess_task *at, my_source_state *ms)
 {
-	strbuf problems = STRBUF_INIT;
-	pg_ddl_script notes = {0};
 	char *err = NULL;
-	int r = my_task_tables_read(ms->conn->mysql, at->task, &ms->tables, &problems, &notes, &err);
+	int r = my_task_tables_read(ms->conn->mysql, at->task, &ms->tables, &ms->shape_problems, &ms->notes, &err);
 	if (r < 0) {
 		assess_add(at->report, my_sql_lost(ms->conn->mysql) ? ASSESS_NOT_RUN : ASSESS_FAIL, "source catalog",
 			   "reading the source's tables failed: %s", err ? err : "out of memory");
 		free(err);
-	} else {
-		ms->have_tables = true;
-		const catalog *cat = ms->tables.base.cat;
-		ms->selected = calloc((size_t)cat->n_tables + 1, sizeof *ms->selected);
-		for (int i = 0; ms->selected && i < cat->n_tables; i++)
-			if ((ms->selected[i] = pg_task_table_selected(&ms->tables.base, i)))
-				at->n_selected++;
-		if (ms->selected == NULL) {
-			assess_add(at->report, ASSESS_NOT_RUN, "source catalog", "out of memory");
-			r = -1;
-		} else {
-			report_shapes(at, strbuf_str(&problems), &notes);
-		}
+		return -1;
 	}
-	pg_ddl_script_free(&notes);
-	strbuf_free(&problems);
-	return r < 0 ? -1 : 0;
+	ms->have_tables = true;
+	const catalog *cat = ms->tables.base.cat;
+	ms->selected = calloc((size_t)cat->n_tables + 1, sizeof *ms->selected);
+	if (ms->selected == NULL) {
+		assess_add(at->report, ASSESS_NOT_RUN, "source catalog", "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < cat->n_tables; i++)
+		if ((ms->selected[i] = pg_task_table_selected(&ms->tables.base, i)))
+			at->n_selected++;
+	return 0;
 }
 
 /* Row filters must run on the source: each tried in a query that reads no row. */
@@ -263,6 +260,7 @@ static void my_source(assess_task *at)
 		return;
 	}
 	at->source_state = ms;
+	ms->shape_problems = (strbuf)STRBUF_INIT;
 	if (assess_my_connect(at, ENDPOINT_SOURCE, &ms->conn) < 0)
 		return;
 	char *err = NULL;
@@ -274,6 +272,7 @@ static void my_source(assess_task *at)
 	if (read_tables(at, ms) < 0)
 		return;
 	run_preflight(at, ms);
+	report_shapes(at, strbuf_str(&ms->shape_problems), &ms->notes);
 	check_filters(at, ms);
 	at->cat = ms->tables.base.cat;
 	at->selected = ms->selected;
@@ -288,6 +287,8 @@ static void my_source_free(assess_task *at)
 	if (ms->have_tables)
 		my_task_tables_free(&ms->tables);
 	free(ms->selected);
+	strbuf_free(&ms->shape_problems);
+	pg_ddl_script_free(&ms->notes);
 	if (ms->conn)
 		endpoint_close(ms->conn);
 	free(ms);

@@ -123,7 +123,7 @@ server_id = 4711
 EOF
 assess "$my"
 is "$rc" 1 "an unreachable MySQL source: exit 1"
-like "$(line 'source reachable' FAIL)" '.' "an unreachable MySQL source: said clearly"
+like "$(line 'source reachable' FAIL)" 'source endpoint mysrc \([A-Za-z/]+ at 127\.0\.0\.1:' "an unreachable MySQL source: said clearly"
 like "$(line 'target reachable' OK)" 'PostgreSQL' "its PostgreSQL target is still checked"
 broken=$TEST_TMP/broken.ini
 config "$broken"

@@ -4,9 +4,11 @@
 # setup passes (exit 0) with the checks a MySQL source's start runs; a user without
 # REPLICATION SLAVE, binlog_format = STATEMENT and a GEOMETRY column are each a FAIL
 # naming the fix (exit 1); a full-load task does not need the binary log checks. A
-# MariaDB -> MariaDB task checks its target: local_infile, a missing table that will
-# not be created. And nothing changed: no database or schema ferry on any server, no
-# table on the targets, the source's binary log position unchanged.
+# MariaDB -> MariaDB task checks its target: local_infile, privileges on database
+# ferry, a missing table that will not be created; so does a PostgreSQL -> MariaDB
+# task (no grants on its target database). And nothing changed: no database or schema
+# ferry on any server, no table on the targets, no slot, the source's binary log
+# position unchanged.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 require_ferry_binaries
 
@@ -115,12 +117,29 @@ like "$(line 'target tables' FAIL)" '`app`.`orders` does not exist and create_ta
 	"a missing table that will not be created: FAIL"
 like "$(line 'target tables' WARNING)" '1 existing table will be kept' "an existing kept table is said"
 
+# --- a PostgreSQL source into MariaDB: the target database needs its grants --------------
+pg_sql dst "SET ROLE ferry; CREATE TABLE pgt (id int PRIMARY KEY, v text)" >/dev/null
+pgmy=$TEST_TMP/pgmy.ini
+write_ferry_ini "$pgmy"
+ini_endpoint "$pgmy" pgsrc dst
+ini_endpoint "$pgmy" tgt mydst
+ini_task "$pgmy" frompg pgsrc tgt target_table_prep=drop 'include=public.pgt'
+assess "$pgmy"
+is "$rc" 1 "PostgreSQL -> MariaDB without privileges on the target database: exit 1"
+like "$(line 'target privileges' FAIL)" 'lacks CREATE, INSERT, DROP on database `public`' \
+	"no privileges on the target database: FAIL naming the grant"
+like "$(line 'target tables' OK)" '1 will be created' "PostgreSQL -> MariaDB: the target tables are checked"
+pg_sql dst "DROP TABLE public.pgt" >/dev/null
+
 # --- nothing changed ---------------------------------------------------------------------
 is "$(my_sql src "SHOW MASTER STATUS" | cut -f1,2)" "$binlog_before" "the source's binary log position is unchanged"
 is "$(my_sql src "SHOW DATABASES" | sort | tr '\n' ' ')" "$databases_before" "no database created on the source"
 is "$(my_sql mydst "SELECT GROUP_CONCAT(CONCAT(table_schema, '.', table_name)) FROM information_schema.TABLES
-                    WHERE table_schema IN ('app', 'ferry')")" app.items "no table or database ferry on the MariaDB target"
+                    WHERE table_schema IN ('app', 'ferry', 'public')")" app.items "no table or database ferry on the MariaDB target"
+is "$(my_sql mydst "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE schema_name IN ('ferry', 'public')")" 0 \
+	"no database created on the MariaDB target"
 is "$(pg_sql dst "SELECT count(*) FROM pg_namespace WHERE nspname IN ('ferry', 'app')")" 0 \
 	"no schema on the PostgreSQL target"
+is "$(pg_sql dst "SELECT count(*) FROM pg_replication_slots")" 0 "no slot on the PostgreSQL source"
 
 done_testing
