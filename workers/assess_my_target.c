@@ -81,22 +81,39 @@ static bool listed(const char *privs, size_t len, const char *privilege)
 	return false;
 }
 
+/* " ON `db`.* TO ", with _ written \_ when escape (a grant on a database name with _ is
+ * shown so when it was given without wildcards). */
+static void on_database(strbuf *on, const char *db, bool escape)
+{
+	strbuf_append(on, " ON `");
+	for (const char *p = db; *p; p++) {
+		if (*p == '`')
+			strbuf_append(on, "``");
+		else if (*p == '_' && escape)
+			strbuf_append(on, "\\_");
+		else
+			strbuf_appendf(on, "%c", *p);
+	}
+	strbuf_append(on, "`.* TO ");
+}
+
 /* Whether a grant line gives privilege on *.* or on every table of database db. */
 static bool granted(const grants *g, const char *db, const char *privilege)
 {
-	strbuf on = STRBUF_INIT;
-	strbuf_append(&on, " ON ");
-	sql_append_mysql_ident(&on, db);
-	strbuf_append(&on, ".* TO ");
+	strbuf on = STRBUF_INIT, escaped = STRBUF_INIT;
+	on_database(&on, db, false);
+	on_database(&escaped, db, true);
 	bool yes = false;
-	for (int i = 0; i < g->n && !yes && !strbuf_failed(&on); i++) {
+	for (int i = 0; i < g->n && !yes && !strbuf_failed(&on) && !strbuf_failed(&escaped); i++) {
 		const char *line = g->lines[i], *at = strstr(line, " ON ");
 		if (strncasecmp(line, "GRANT ", 6) != 0 || at == NULL)
 			continue;
-		if (strncmp(at, " ON *.* TO ", 11) == 0 || strncmp(at, strbuf_str(&on), on.len) == 0)
+		if (strncmp(at, " ON *.* TO ", 11) == 0 || strncmp(at, strbuf_str(&on), on.len) == 0 ||
+		    strncmp(at, strbuf_str(&escaped), escaped.len) == 0)
 			yes = listed(line + 6, (size_t)(at - line - 6), privilege);
 	}
 	strbuf_free(&on);
+	strbuf_free(&escaped);
 	return yes;
 }
 
