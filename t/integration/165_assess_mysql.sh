@@ -65,6 +65,16 @@ is "$?" 0 "ferryctl assess: exit 0 too"
 is "$(grep -v '^  OK .*binary logs' <<<"$ctl_out")" "$(grep -v '^  OK .*binary logs' <<<"$out")" \
 	"ferryctl assess: the same report"
 
+# A PostgreSQL target table of the mapped shape, kept (truncate): not another shape.
+pg_sql dst "SET ROLE ferry; CREATE SCHEMA app; CREATE TABLE app.items (id bigint PRIMARY KEY, name varchar(40))" \
+	>/dev/null
+keep=$TEST_TMP/keep.ini
+config "$keep" dst target_table_prep=truncate 'include=app.items'
+assess "$keep"
+is "$rc" 0 "a kept PostgreSQL table of the mapped shape: exit 0"
+like "$(line 'target tables' OK)" '1 kept' "a kept PostgreSQL table of the mapped shape: kept"
+pg_sql dst "DROP SCHEMA app CASCADE" >/dev/null
+
 # --- a GEOMETRY column -------------------------------------------------------------------
 geo=$TEST_TMP/geo.ini
 config "$geo" dst target_table_prep=drop
