@@ -93,7 +93,7 @@ static const char *ok_text(assess_task *at, my_source_state *ms, int c, char *bu
 		return buf;
 	case CHECK_SERVER_ID:
 		global_var(conn, "server_id", v, sizeof v);
-		snprintf(buf, size, "the task's server_id %" PRId64 " is not the source's (%s) nor a listed replica's",
+		snprintf(buf, size, "the task's server_id %" PRId64 " is not the source's own (%s), nor a replica's it lists",
 			 at->task->server_id, v);
 		return buf;
 	case CHECK_GRANTS:
