@@ -2,8 +2,9 @@
 # shellcheck disable=SC2016 # SQL strings are single-quoted on purpose
 # Pre-migration assessment of MySQL/MariaDB endpoints: a good MariaDB -> PostgreSQL
 # setup passes (exit 0) with the checks a MySQL source's start runs; a user without
-# REPLICATION SLAVE, binlog_format = STATEMENT and a GEOMETRY column are each a FAIL
-# naming the fix (exit 1); a full-load task does not need the binary log checks. A
+# REPLICATION SLAVE, binlog_format = STATEMENT, a GEOMETRY column and a row filter the
+# source cannot run are each a FAIL naming the fix (exit 1); a full-load task does not
+# need the binary log checks; a kept PostgreSQL table of the mapped shape passes. A
 # MariaDB -> MariaDB task checks its target: local_infile, privileges on database
 # ferry, a missing table that will not be created; so does a PostgreSQL -> MariaDB
 # task (no grants on its target database). And nothing changed: no database or schema
@@ -81,6 +82,18 @@ config "$geo" dst target_table_prep=drop
 assess "$geo"
 is "$rc" 1 "a GEOMETRY column: exit 1"
 like "$(line 'column types' FAIL)" 'bad_geo column g: type geometry.*exclude_column' "a GEOMETRY column: FAIL naming exclude_column"
+
+# --- row filters: one the source cannot run, one it can -----------------------------------
+filt=$TEST_TMP/filt.ini
+config "$filt" dst target_table_prep=drop 'include=app.orders' 'filter=app.orders: no_such_column > 0'
+assess "$filt"
+is "$rc" 1 "a filter the source cannot run: exit 1"
+like "$(line 'row filters' FAIL)" 'filter on app\.orders does not work on the source: .*no_such_column' \
+	"a filter the source cannot run: FAIL with the server's error"
+config "$filt" dst target_table_prep=drop 'include=app.orders' 'filter=app.orders: id > 1000'
+assess "$filt"
+is "$rc" 0 "a valid filter: exit 0"
+like "$(line 'row filters' OK)" '1 filter valid' "a valid filter: OK"
 
 # --- a user without REPLICATION SLAVE ----------------------------------------------------
 norepl=$TEST_TMP/norepl.ini
