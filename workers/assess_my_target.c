@@ -133,35 +133,49 @@ static void check_database_privileges(assess_task *at, const grants *g, const ch
 			   at->task->target_ep->user : "?", missing, db, why, missing, db);
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The target databases of the selected tables, sorted, each once (names owned by the
+ * name map or the catalog); *n of them, or NULL when there is none or no memory. */
+static const char **target_databases(const assess_task *at, int *n)
+{
+	*n = 0;
+	const char **dbs = at->cat ? calloc((size_t)at->n_selected + 1, sizeof *dbs) : NULL;
+	for (int i = 0; dbs && i < at->cat->n_tables; i++) {
+		const char *tn;
+		if (at->selected[i] && *n < at->n_selected)
+			catalog_map_table(at->map, at->cat->tables[i], &dbs[(*n)++], &tn);
+	}
+	if (dbs == NULL || *n == 0)
+		return dbs;
+	qsort(dbs, (size_t)*n, sizeof *dbs, cmp_names);
+	int k = 1;
+	for (int i = 1; i < *n; i++)
+		if (strcmp(dbs[i], dbs[k - 1]) != 0)
+			dbs[k++] = dbs[i];
+	*n = k;
+	return dbs;
+}
+
 /* CREATE and INSERT (DROP under drop) on the bookkeeping database and each target one. */
 static void check_privileges(assess_task *at, MYSQL *conn)
 {
 	grants g = {0};
 	if (read_grants(at, conn, &g) < 0)
 		return;
-	int before = at->report->n, dbs = 0;
+	int before = at->report->n, n = 0;
 	check_database_privileges(at, &g, MY_TARGET_DB, "ferry keeps its progress there");
-	for (int i = 0; at->cat && i < at->cat->n_tables; i++) {
-		if (!at->selected[i])
-			continue;
-		const char *ts, *tn, *prev_s, *prev_n;
-		catalog_map_table(at->map, at->cat->tables[i], &ts, &tn);
-		bool seen = false;
-		for (int k = 0; k < i && !seen; k++) {
-			if (!at->selected[k])
-				continue;
-			catalog_map_table(at->map, at->cat->tables[k], &prev_s, &prev_n);
-			seen = strcmp(prev_s, ts) == 0;
-		}
-		if (!seen) {
-			dbs++;
-			check_database_privileges(at, &g, ts, "a target database");
-		}
-	}
+	const char **dbs = target_databases(at, &n);
+	for (int i = 0; dbs && i < n; i++)
+		check_database_privileges(at, &g, dbs[i], "a target database");
 	if (at->report->n == before)
 		assess_add(at->report, ASSESS_OK, "target privileges",
-			   "the user may create and fill tables in the %d target database%s and in `%s`", dbs,
-			   dbs == 1 ? "" : "s", MY_TARGET_DB);
+			   "the user may create and fill tables in the %d target database%s and in `%s`", n,
+			   n == 1 ? "" : "s", MY_TARGET_DB);
+	free(dbs);
 	for (int i = 0; i < g.n; i++)
 		free(g.lines[i]);
 }
