@@ -165,3 +165,4 @@ t_unit_check_validate_canon_LDADD = $(UNIT_LDADD)
 # -- memory and spill while catching up a backlog; load progress within a partition
 dist_noinst_SCRIPTS += t/bench/bench_pg_memory.sh
 INTEGRATION_TESTS += t/integration/115_pg_progress.sh
+INTEGRATION_TESTS += t/integration/165_assess_mysql.sh

@@ -11,7 +11,7 @@
 
 #define LIST_MAX 10 /* names listed in one finding; the rest are counted */
 
-static const assess_engine *const engines[] = {&assess_pg_engine};
+static const assess_engine *const engines[] = {&assess_pg_engine, &assess_my_engine};
 
 static const assess_engine *engine_for(engine_kind kind)
 {

@@ -74,6 +74,7 @@ typedef struct assess_engine {
 } assess_engine;
 
 extern const assess_engine assess_pg_engine;
+extern const assess_engine assess_my_engine; /* workers/assess_my.c */
 
 /* Assesses every task of cfg, or only the one named task (NULL: all), printing the
  * report to out. Returns the exit status: 0, 1 or 2 as above. */

@@ -4,9 +4,10 @@
 # PostgreSQL setup passes (exit 0) with the same report from both commands; a user
 # without REPLICATION, a table without key, a target table of another shape kept by
 # target_table_prep = nothing, a row filter the source cannot run, and wal_level =
-# replica are each a FAIL naming what to fix (exit 1); a full-load task does not need logical replication; a MySQL source is
-# reported as not assessable yet (exit 2), as is a broken file; and nothing was created
-# on either server: no slot, no publication, no schema, no table.
+# replica are each a FAIL naming what to fix (exit 1); a full-load task does not need
+# logical replication; an unreachable MySQL source is a FAIL (its own checks are in
+# 165_assess_mysql.sh); a broken file exits 2; and nothing was created on either
+# server: no slot, no publication, no schema, no table.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 require_ferry_binaries
 
@@ -121,8 +122,8 @@ target = pgdst
 server_id = 4711
 EOF
 assess "$my"
-is "$rc" 2 "a MySQL source: exit 2 (could not run)"
-like "$(line source N/A)" 'assessment of mysql sources not available yet' "a MySQL source: said clearly"
+is "$rc" 1 "an unreachable MySQL source: exit 1"
+like "$(line 'source reachable' FAIL)" 'source endpoint mysrc \([A-Za-z/]+ at 127\.0\.0\.1:' "an unreachable MySQL source: said clearly"
 like "$(line 'target reachable' OK)" 'PostgreSQL' "its PostgreSQL target is still checked"
 broken=$TEST_TMP/broken.ini
 config "$broken"
