@@ -122,6 +122,7 @@ INTEGRATION_TESTS = \
 	t/integration/220_mysql_to_mysql.sh
 TESTS += $(INTEGRATION_TESTS)
 dist_noinst_SCRIPTS += $(INTEGRATION_TESTS) t/lib.sh t/bench/run.sh
+EXTRA_DIST += t/corpus/mysql_edge.sh t/corpus/pg_edge.sh
 dist_noinst_DATA += $(wildcard $(srcdir)/t/data/*.ini)
 
 # -- metrics endpoint: Prometheus text and HTTP parsing

@@ -28,39 +28,7 @@ _my_admin my "CREATE DATABASE back; GRANT ALL ON back.* TO 'ferry'@'%'; GRANT AL
 
 # ---- MariaDB -> PostgreSQL ---------------------------------------------------------------------
 # test 200's table of every mapped type at its extremes (1 MB values, emoji, NULLs)
-EDGE_COLS="id int PRIMARY KEY, i8 tinyint, u8 tinyint unsigned, i16 smallint, u16 smallint unsigned,
-	i24 mediumint, u24 mediumint unsigned, i32 int, u32 int unsigned, i64 bigint, u64 bigint unsigned,
-	b tinyint(1), d65 decimal(65,30), d10 decimal(10,2), f float, g double, b1 bit(1), b64 bit(64),
-	c char(10), v varchar(300), t longtext, bn binary(4), vb varbinary(16), bl longblob,
-	e enum('a','b c','\xc3\xa9'), s set('x','y z','w'), j json, dt date, tm time(6), dtm datetime(6),
-	ts timestamp(3) NULL, y year, u uuid, l1 varchar(10) CHARACTER SET latin1"
-# ids 1..6: extremes, the other extremes, zero/empty values, NULLs, emoji, 1 MB values
-EDGE_ROWS="
-(1, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808,
- 18446744073709551615, 1, -0.000000000000000000000000000001, -99999999.99, 3.4028234663852886e38,
- -1.7976931348623157e308, b'1', b'1111111111111111111111111111111111111111111111111111111111111111',
- 'char', 'tab\there\nnewline \\\\ back', 'longtext', 'ab', 0x00ff00, 0x00, 'b c', 'x,w',
- '{\"a\": [1, 2.5, null]}', '1000-01-01', '-838:59:59.000000', '9999-12-31 23:59:59.999999',
- '2038-01-19 03:14:07.999', 2155, 'e9a1c50b-0b7c-4a72-a1d4-5b9b3d1f3a00', 'caf\xc3\xa9'),
-(2, 127, 0, 32767, 0, 8388607, 0, 2147483647, 0, 9223372036854775807, 0, 0,
- 99999999999999999999999999999999999.999999999999999999999999999999, 99999999.99, 1.17549435e-38,
- 4.9406564584124654e-324, b'0', b'0', 'x', 'y', 'z', 'abcd', 0xdeadbeef, 0xdeadbeef, 'a', 'x,y z,w',
- '[]', '9999-12-31', '838:59:59', '1000-01-01 00:00:00', '1970-01-01 00:00:01', 1901,
- '00000000-0000-0000-0000-000000000000', ''),
-(3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b'0', b'0', '', '', '', '', '', '', '\xc3\xa9', '', '{}',
- '2024-02-29', '-00:00:00.000001', '2024-02-29 00:00:00', '2001-02-03 04:05:06', 0,
- '6ccd780c-baba-1026-9564-5b8c656024db', 'x'),
-(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
- NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-(5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.5, 1.5, 0.1, 0.1, b'1', b'101', '\xf0\x9f\x98\x80',
- REPEAT('\xf0\x9f\x98\x80', 300), CONCAT('emoji \xf0\x9f\x98\x80 ', REPEAT('\xc3\xbc', 1000)), 'a', 'b', 'c', 'a', 'x',
- '\"\xf0\x9f\x98\x80\"', '2000-01-01', '12:34:56.789', '2000-01-01 12:34:56.789', '2000-01-01 12:34:56.789', 2000,
- '12345678-9abc-4ef0-9234-56789abcdef0', 'abc'),
-(6, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
- NULL, NULL, REPEAT('m', 1048576), NULL, NULL, REPEAT(0xab, 1048576), NULL, NULL, NULL, NULL, NULL, NULL,
- NULL, NULL, NULL, NULL)"
-EDGE_ROWS=$(printf "%b" "$EDGE_ROWS")
-EDGE_COLS=$(printf "%b" "$EDGE_COLS")
+. "$top_srcdir/t/corpus/mysql_edge.sh"
 mysrc "CREATE TABLE edge ($EDGE_COLS); INSERT INTO edge VALUES $EDGE_ROWS;" || BAIL_OUT "cannot create edge"
 mysrc "
 CREATE TABLE typed (id int PRIMARY KEY, i int, d decimal(12,3), t varchar(100), bl blob, dt datetime(6),
@@ -106,29 +74,8 @@ _my_admin myt "CREATE DATABASE pgm; GRANT ALL ON pgm.* TO 'ferry'@'%'; GRANT ALL
 pg_sql pg "CREATE DATABASE src OWNER ferry" >/dev/null || BAIL_OUT "cannot create the source database"
 pgsrc() { PGDATABASE=src pg_sql pg "SET ROLE ferry; $*"; }
 # test 210's table of every mapped PostgreSQL type at its extremes first
-pgsrc "
-CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-CREATE TABLE edge (
-	id int PRIMARY KEY, i2 smallint, i4 integer, i8 bigint, num numeric, num2 numeric(12,2),
-	f4 real, f8 double precision, t text, vc varchar(20), ch char(5), b bytea, flag boolean,
-	d date, ts timestamp(6), tstz timestamptz, tm time, u uuid, j json, jb jsonb, m mood,
-	ai int[], at text[], iv interval, bt bit(9), ip inet);
-INSERT INTO edge VALUES
- (1, -32768, -2147483648, -9223372036854775808, '12345678901234567890123456789012345.123456789012345678901234567890',
-  -9999999999.99, '3.4028235e38', '1.7976931348623157e308', 'emoji 😀 tab	nl
- bs\\ q'' dq\" end', '', 'ab', '\\x00ff0a5c09', true, '0001-01-01', '1999-12-31 23:59:59.999999',
-  '2024-02-29 12:34:56.789012+05:30', '23:59:59.999999', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
-  '{\"k\": [1, 2.5, \"é\"], \"n\": null}', '{\"b\": {\"c\": true}, \"a\": 12345678901234567890}', 'happy',
-  '{1,NULL,-3}', '{\"a b\",NULL,\"q\\\"x\",\"\",\"c,d\"}', '1 year 2 mons 3 days 04:05:06.5', B'100000001',
-  '192.168.0.1/24'),
- (2, 32767, 2147483647, 9223372036854775807, '-0.000000000000000000000000000001', 0, '-1.1754944e-38',
-  '4.9e-324', '', 'x', '', '', false, '9999-12-31', '1970-01-01 00:00:00', '1969-12-31 23:59:59.5+00',
-  '24:00:00', '00000000-0000-0000-0000-000000000000', '[]', '\"\"', 'sad', '{}', '{\"\"}', '00:00:00',
-  B'000000000', '::1'),
- (3, 0, 0, 0, 0, 0.5, '0.1', '2.2250738585072014e-308', repeat('m', 1048576), NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, '{{1,2},{3,4}}', NULL, NULL, NULL, NULL),
- (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+. "$top_srcdir/t/corpus/pg_edge.sh"
+pgsrc "$PG_EDGE_SQL
 CREATE TABLE typed (id int PRIMARY KEY, i int, n numeric(12,3), t text, b bytea, ts timestamp(6), tz timestamptz,
 	j jsonb, m mood, flag boolean, f real, g float8, d date, tm time(3), ai int[], u uuid, iv interval, c char(4),
 	vc varchar(30));
