@@ -8,7 +8,7 @@ packages=(
 	build-essential autoconf automake libtool pkg-config
 	libpq-dev libmariadb-dev libinih-dev libzstd-dev liblz4-dev check
 	postgresql postgresql-client mariadb-server mariadb-client
-	jq procps iproute2 util-linux
+	jq procps iproute2 util-linux sysbench
 )
 
 missing=()

@@ -5,6 +5,8 @@
 # (run from a build directory, after make, or set top_builddir), timing and median
 # helpers, the PostgreSQL tuning for a 1 GB load, per-tool time records, status polling
 # that spares the measured tools' CPU, and the optional perf profile (PERF_OUT).
+# The tools the benchmarks compare against (pgcopydb, pgloader, mydumper, sysbench):
+# contrib/install-bench-deps.sh.
 # Not a test: benchmarks are never run by make check.
 
 if [[ -z ${top_builddir:-} && -x ./ferryd ]]; then
