@@ -43,9 +43,11 @@
 #   SB_TABLES=4 SB_ROWS=500000 ROUNDS=3 CDC_EVENTS=100000 PARTS="mypg mymy mycdc"
 #   PGLOADER_HEAP=4096 (MB, its --dynamic-space-size) FERRYD_MYSQL=PATH (see above)
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load tasks, CDC_TASK_OPTS
-#   for its CDC task; PERF_OUT=FILE records a system-wide perf profile of each ferry run
-#   into FILE.NAME (FILE.NAME.pids names the processes); KEEP_TMP=1 keeps the servers'
-#   directories (t/lib.sh)
+#   for its CDC task; ONLY_LOAD_TOOLS="ferry" only these full-load tools, ONLY_CDC_TOOLS=
+#   "native" only these catch-up tools (no ratio then; without ferry, no probe either);
+#   PERF_OUT=FILE records a system-wide perf profile of each ferry run into FILE.NAME
+#   (FILE.NAME.pids names the processes); KEEP_TMP=1 keeps the servers' directories
+#   (t/lib.sh)
 # Servers: MariaDB 10.11 from t/lib.sh (binlog ROW, FULL images, no flush at commit) with a
 # 1 GB buffer pool and 512 MB redo log; PostgreSQL 15 tuned as in bench_pg_to_pg.sh.
 set -uo pipefail
@@ -285,7 +287,9 @@ probe_mymy() {
 	[[ $(mydst_sql "SELECT count(*) FROM probe.t") == 1000 ]] || { PROBE_WHY="the probe load left the wrong row count"; return 1; }
 	src_sql "DROP DATABASE probe" >/dev/null
 }
-if has_part mymy || has_part mycdc; then
+# ONLY_LOAD_TOOLS / ONLY_CDC_TOOLS without ferry measure the other tools alone: no probe.
+ferry_in() { [[ " ${1:-ferry} " == *" ferry "* ]]; }
+if { has_part mymy && ferry_in "${ONLY_LOAD_TOOLS:-}"; } || { has_part mycdc && ferry_in "${ONLY_CDC_TOOLS:-}"; }; then
 	PROBE_WHY=
 	if ! probe_mymy; then
 		for p in mymy mycdc; do has_part $p && skip_part $p "$FERRYD_MYSQL cannot run MySQL -> MySQL: $PROBE_WHY"; done
@@ -296,13 +300,15 @@ fi
 run_loads() {  # PART TARGET-PID TOOL...
 	local part=$1 pid=$2 r tool
 	shift 2
+	# shellcheck disable=SC2086 # a list of words
+	[[ -n ${ONLY_LOAD_TOOLS:-} ]] && set -- $ONLY_LOAD_TOOLS
 	echo "== $part full load"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		echo "-- round $r"
 		for tool in $(rotate "$r" "$@"); do timed_load "$part" "$tool" "${part}_$tool" "$pid"; done
 	done
-	echo "   ferry's last load, per table:"
-	grep -h "copied\|loaded" "$TEST_TMP"/load-fl-*.log 2>/dev/null | tail -n 12 | sed 's/^/     /'
+	echo "   ferry's last load, per table (snapshot taken, rows copied, keys built):"
+	grep -h "snapshot\|copied\|loaded:" "$TEST_TMP"/load-fl-*.log 2>/dev/null | sort | sed 's/^/     /'
 	rm -f "$TEST_TMP"/load-fl-*.log
 }
 has_part mypg && run_loads mypg "${_pg_pid[dst]}" ferry pgloader
@@ -318,11 +324,12 @@ setup_cdc() {
 	# apply_workers: ferry's default. It must stay the same for every run of the task.
 	ini_task "$cdc_ini" cdc mysrc dst migration_type=full-load-and-cdc load_workers=2 apply_workers=4 \
 		ring_size=64MB target_table_prep=drop create_tables=yes 'include=app.*' $CDC_TASK_OPTS
+	replica_sql "STOP SLAVE SQL_THREAD" || return 1
+	ferry_in "${ONLY_CDC_TOOLS:-}" || return 0
 	FERRYD=$FERRYD_MYSQL start_ferryd "$cdc_ini" || return 1
 	FERRYCTL_BIN=$FERRYCTL_MYSQL wait_phase "$cdc_ini" cdc cdc 900 || return 1
 	wait_until 120 eval '[[ $(FERRYCTL_BIN=$FERRYCTL_MYSQL jq_status "$cdc_ini" "[.tasks[0].tables[] | select(.state != \"in-sync\")] | length") == 0 ]]' || return 1
 	stop_ferryd "$cdc_ini"
-	replica_sql "STOP SLAVE SQL_THREAD" || return 1
 }
 
 innodb_rows() {  # inserted + updated + deleted rows so far on the source
@@ -371,14 +378,18 @@ cdc_ferry() {
 	perf_stop
 	stop_ferryd "$cdc_ini"
 }
-verify_cdc() {  # the replica and ferry's copy equal the source, table by table
+verify_cdc() {  # TOOL...: the replica's and ferry's copies equal the source, table by table
 	local t s n f
 	for t in $TABLES; do
 		s=$(src_sql "$MY_SUM $t")
-		n=$(replica_sql "$MY_SUM $t")
-		f=$(mydst_sql "$MY_SUM $t")
-		[[ $s == "$n" ]] || die "the replica's $t differs: source '$s', replica '$n'"
-		[[ $s == "$f" ]] || die "ferry's $t differs: source '$s', target '$f'"
+		if [[ " $* " == *" native "* ]]; then
+			n=$(replica_sql "$MY_SUM $t")
+			[[ $s == "$n" ]] || die "the replica's $t differs: source '$s', replica '$n'"
+		fi
+		if [[ " $* " == *" ferry "* ]]; then
+			f=$(mydst_sql "$MY_SUM $t")
+			[[ $s == "$f" ]] || die "ferry's $t differs: source '$s', target '$f'"
+		fi
 	done
 }
 timed_cdc() {  # TOOL
@@ -396,13 +407,16 @@ timed_cdc() {  # TOOL
 
 if has_part mycdc; then
 	echo "== mycdc setup: ferry full-load-and-cdc into the MariaDB target, replica's SQL thread stopped"
+	CDC_TOOLS=(native ferry)
+	# shellcheck disable=SC2086 # a list of words
+	[[ -n ${ONLY_CDC_TOOLS:-} ]] && CDC_TOOLS=($ONLY_CDC_TOOLS)
 	setup_cdc || die "CDC setup failed"
 	echo "== mycdc catch-up"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		echo "-- round $r"
 		make_backlog
-		for tool in $(rotate "$r" native ferry); do timed_cdc "$tool"; done
-		verify_cdc
+		for tool in $(rotate "$r" "${CDC_TOOLS[@]}"); do timed_cdc "$tool"; done
+		verify_cdc "${CDC_TOOLS[@]}"
 	done
 fi
 
@@ -417,11 +431,11 @@ while IFS= read -r k; do
 	*) printf '   %-16s %8.2f s %10.0f rows/s   runs:%s\n' "$k" "${MED[$k]}" "$(awk -v r="$ROWS" -v s="${MED[$k]}" 'BEGIN { print r / s }')" "${TIMES[$k]}" ;;
 	esac
 done < <(printf '%s\n' "${!TIMES[@]}" | sort)
-[[ -n ${MED[mypg ferry]:-} ]] &&
+[[ -n ${MED[mypg ferry]:-} && -n ${MED[mypg pgloader]:-} ]] &&
 	printf '   MySQL -> PostgreSQL full load: ferry / pgloader rows/s = %s (target >= 3)\n' "$(ratio "${MED[mypg pgloader]}" "${MED[mypg ferry]}")"
-[[ -n ${MED[mymy ferry]:-} ]] &&
+[[ -n ${MED[mymy ferry]:-} && -n ${MED[mymy mydumper]:-} ]] &&
 	printf '   MySQL -> MySQL full load: ferry / mydumper + myloader rows/s = %s (target >= 1)\n' "$(ratio "${MED[mymy mydumper]}" "${MED[mymy ferry]}")"
-[[ -n ${MED[mycdc ferry]:-} ]] &&
+[[ -n ${MED[mycdc ferry]:-} && -n ${MED[mycdc native]:-} ]] &&
 	printf '   MySQL -> MySQL CDC catch-up: ferry / native replica row changes/s = %s (target >= 1.5)\n' "$(ratio "${MED[mycdc ferry]}" "${MED[mycdc native]}")"
 for p in "${!SKIPPED[@]}"; do echo "   $p skipped: ${SKIPPED[$p]}"; done
 exit 0
