@@ -98,6 +98,8 @@ start_mariadb src && tune_my src || die "cannot start the source server"
 if has_part mypg; then start_pg dst && tune_pg dst || die "cannot start the PostgreSQL target"; fi
 if has_part mymy || has_part mycdc; then
 	start_mariadb mydst && tune_my mydst || die "cannot start the MariaDB target"
+	# ferry keeps its bookkeeping (stream position, progress) in database ferry on a MySQL target
+	my_sql mydst "GRANT ALL ON ferry.* TO 'ferry'@'%'" || die "cannot grant on the MariaDB target"
 fi
 if has_part mycdc; then
 	start_mariadb replica && tune_my replica || die "cannot start the replica"
@@ -279,6 +281,7 @@ probe_mymy() {
 	FERRYD=$FERRYD_MYSQL start_ferryd "$ini" || { PROBE_WHY="ferryd did not start"; return 1; }
 	if ! FERRYCTL_BIN=$FERRYCTL_MYSQL wait_phase "$ini" probe stopped 60 2>"$TEST_TMP/probe.err"; then
 		why=$(FERRYCTL_BIN=$FERRYCTL_MYSQL task_field "$ini" probe error)
+		[[ -n $why ]] || why=$(grep -h ERROR "$(ferry_log_dir "$ini")"/*.log | sort | tail -n 1 | cut -d' ' -f3-)
 		PROBE_WHY="a 1000-row load did not finish within 60 s (phase $(FERRYCTL_BIN=$FERRYCTL_MYSQL task_phase "$ini" probe)${why:+: $why})"
 		stop_ferryd "$ini"
 		return 1
