@@ -24,6 +24,7 @@
 #          - a native MariaDB replica (a third server, CHANGE MASTER TO the source, its SQL
 #            thread stopped while the backlog is made and its relay log holds all of it):
 #            START SLAVE SQL_THREAD until Exec_Master_Log_Pos reaches the backlog's end
+#            (MASTER_POS_WAIT)
 #          - ferryd (a full-load-and-cdc task with its default 4 apply workers, stopped
 #            for the backlog), until applied_position in its status reaches it
 #          Row changes counted by the source's Handler_write, _update and _delete. Target: ferry's row
@@ -360,7 +361,10 @@ make_backlog() {
 
 cdc_native() {
 	replica_sql "START SLAVE SQL_THREAD" || return 1
-	poll 1800 replica_at "$END_FILE" "$END_POS" || { replica_status Last_SQL_Error >&2; return 1; }
+	# MASTER_POS_WAIT returns as the SQL thread reaches the position: no polling to pay for
+	local w
+	w=$(replica_sql "SELECT MASTER_POS_WAIT('$END_FILE', $END_POS, 1800)")
+	[[ $w =~ ^[0-9]+$ ]] || { echo "MASTER_POS_WAIT: $w; $(replica_status Last_SQL_Error)" >&2; return 1; }
 	CDC_T1=$(now)
 	CDC_C1=$(echo "$(cpu_ticks "$SRC_PID") $(cpu_ticks "$REPLICA_PID") $(self_ticks)")
 	replica_sql "STOP SLAVE SQL_THREAD"
