@@ -415,7 +415,7 @@ timed_cdc() {  # TOOL
 if has_part mycdc; then
 	echo "== mycdc setup: ferry full-load-and-cdc into the MariaDB target, replica's SQL thread stopped"
 	CDC_TOOLS=(native ferry)
-	# shellcheck disable=SC2086 # a list of words
+	# shellcheck disable=SC2206 # a list of words
 	[[ -n ${ONLY_CDC_TOOLS:-} ]] && CDC_TOOLS=($ONLY_CDC_TOOLS)
 	setup_cdc || die "CDC setup failed"
 	echo "== mycdc catch-up"
