@@ -22,7 +22,9 @@
 #   mycdc  MySQL -> MySQL CDC catch-up: a backlog of $CDC_EVENTS sysbench oltp_write_only
 #          transactions made while both consumers are stopped, then timed until caught up:
 #          - a native MariaDB replica (a third server, CHANGE MASTER TO the source, its SQL
-#            thread stopped while the backlog is made and its relay log holds all of it):
+#            thread stopped while the backlog is made and its relay log holds all of it;
+#            log_slave_updates on, so that it writes the binlog of what it applies as
+#            ferry's target server does, unless REPLICA_LOG_UPDATES=0):
 #            START SLAVE SQL_THREAD until Exec_Master_Log_Pos reaches the backlog's end
 #            (MASTER_POS_WAIT)
 #          - ferryd (a full-load-and-cdc task with its default 4 apply workers, stopped
@@ -43,6 +45,7 @@
 # Run from a build directory (after make), or set top_builddir. Environment:
 #   SB_TABLES=4 SB_ROWS=500000 ROUNDS=3 CDC_EVENTS=100000 PARTS="mypg mymy mycdc"
 #   PGLOADER_HEAP=4096 (MB, its --dynamic-space-size) FERRYD_MYSQL=PATH (see above)
+#   REPLICA_LOG_UPDATES=1 (see mycdc)
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load tasks, CDC_TASK_OPTS
 #   for its CDC task; ONLY_LOAD_TOOLS="ferry" only these full-load tools, ONLY_CDC_TOOLS=
 #   "native" only these catch-up tools (no ratio then; without ferry, no probe either);
@@ -103,7 +106,11 @@ if has_part mymy || has_part mycdc; then
 	my_sql mydst "GRANT ALL ON ferry.* TO 'ferry'@'%'" || die "cannot grant on the MariaDB target"
 fi
 if has_part mycdc; then
-	start_mariadb replica && tune_my replica || die "cannot start the replica"
+	# Its SQL thread writes the binlog as ferry's target server does for ferry's changes
+	# (REPLICA_LOG_UPDATES=0: it does not, as MariaDB's default has it)
+	replica_opts=()
+	[[ ${REPLICA_LOG_UPDATES:-1} == 1 ]] && replica_opts=(--log-slave-updates)
+	start_mariadb replica "${replica_opts[@]}" && tune_my replica || die "cannot start the replica"
 fi
 src_sql() { my_sql src "$@"; }
 mydst_sql() { my_sql mydst "$@"; }
@@ -113,6 +120,7 @@ src_binlog() { src_sql "SHOW MASTER STATUS" | awk '{ print $1, $2 }'; }  # "FILE
 
 echo "== ferry MySQL benchmark: $(nproc) cores, load average $(loadavg) at the start"
 echo "   data: sysbench oltp_read_write prepare, $SB_TABLES tables x $SB_ROWS rows; $ROUNDS rounds; parts:$PARTS"
+has_part mycdc && echo "   replica: log_slave_updates $(replica_sql "SELECT @@log_slave_updates")"
 
 # The replica follows the source from before the data is made: it replays the prepare,
 # so both start equal without a copy of their own.
