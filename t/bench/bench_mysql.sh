@@ -382,6 +382,17 @@ ferry_caught_up() {
 	doc=$("$FERRYCTL_MYSQL" -c "$cdc_ini" status --json 2>/dev/null)
 	[[ $doc =~ \"applied_position\":\ ?([0-9]+) ]] && ((BASH_REMATCH[1] >= END_PACKED))
 }
+ferry_worker_cpu() {  # FERRYD-PID: "capture X apply Y" CPU s of its live workers so far
+	local p t sum_c=0 sum_a=0
+	for p in $(child_pids "$1"); do
+		t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || continue
+		case $(proc_title "$p") in
+		*capture*) sum_c=$((sum_c + t)) ;;
+		*apply*) sum_a=$((sum_a + t)) ;;
+		esac
+	done
+	awk -v c="$sum_c" -v a="$sum_a" -v hz="$CLK_TCK" 'BEGIN { printf "ferry: capture %.1f apply %.1f", c / hz, a / hz }'
+}
 cdc_run=0
 cdc_ferry() {
 	cdc_run=$((cdc_run + 1))
@@ -390,6 +401,7 @@ cdc_ferry() {
 	poll 1800 ferry_caught_up || { echo "ferry did not catch up: phase $(FERRYCTL_BIN=$FERRYCTL_MYSQL task_phase "$cdc_ini" cdc)" >&2; return 1; }
 	CDC_T1=$(now)
 	CDC_C1=$(echo "$(cpu_ticks "$SRC_PID") $(cpu_ticks "$MYDST_PID") $(($(self_ticks) + $(cpu_ticks "$FERRYD_PID")))")
+	FERRY_SPLIT=$(ferry_worker_cpu "$FERRYD_PID")
 	perf_stop
 	stop_ferryd "$cdc_ini"
 }
@@ -416,8 +428,9 @@ timed_cdc() {  # TOOL
 	"cdc_$1" || die "$1 catch-up failed"
 	s=$(elapsed "$t0" "$CDC_T1")
 	record "mycdc $1" "$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { printf "%.0f", c / s }')"
-	printf '   %-9s %8.2f s %9.0f changes/s   %s   (load average %s)\n' "$1" "$s" \
-		"$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { print c / s }')" "$(cpu_split "$c0" "$CDC_C1")" "$la"
+	printf '   %-9s %8.2f s %9.0f changes/s   %s%s   (load average %s)\n' "$1" "$s" \
+		"$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { print c / s }')" "$(cpu_split "$c0" "$CDC_C1")" \
+		"$([[ $1 == ferry ]] && echo " ($FERRY_SPLIT)")" "$la"
 }
 
 if has_part mycdc; then
