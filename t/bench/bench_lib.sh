@@ -59,15 +59,6 @@ wait_phase() {  # INI TASK PHASE SECONDS: polls every 0.1 s; an error phase fail
 	done
 	return 1
 }
-poll() {  # SECONDS COMMAND...: like wait_until, every 0.05 s
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS >= deadline)) && return 1
-		sleep 0.05
-	done
-}
-
 # CPU time (clock ticks) of a process tree: the process, its reaped children (cutime,
 # cstime) and its live children. Wall times swing with what else runs on the machine;
 # the CPU a run costs much less.
