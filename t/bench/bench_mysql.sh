@@ -9,28 +9,29 @@
 # Data: `sysbench oltp_read_write prepare`, $SB_TABLES tables x $SB_ROWS rows, in
 # database app of a MariaDB source (binlog ROW, FULL images).
 #
-#   mypg   MySQL -> PostgreSQL full load into an emptied database each time:
-#          - ferryd, migration_type = full-load, load_workers = 2: from its start until
-#            the task's phase is stopped (every table loaded, keys built)
-#          - pgloader --with 'prefetch rows = 10000' (with its defaults it runs out of
-#            heap on this data), heap $PGLOADER_HEAP MB
-#          Target: ferry's rows/s >= 3 x pgloader's.
-#   mymy   MySQL -> MySQL full load into a second MariaDB, database emptied each time:
-#          - ferryd as above
-#          - mydumper -t 2 into a directory, then myloader -t 2 (timed together)
-#          Target: ferry's rows/s >= 1 x mydumper + myloader's.
-#   mycdc  MySQL -> MySQL CDC catch-up: a backlog of $CDC_EVENTS sysbench oltp_write_only
-#          transactions made while both consumers are stopped, then timed until caught up:
-#          - a native MariaDB replica (a third server, CHANGE MASTER TO the source, its SQL
-#            thread stopped while the backlog is made and its relay log holds all of it;
-#            log_slave_updates on, so that it writes the binlog of what it applies as
-#            ferry's target server does, unless REPLICA_LOG_UPDATES=0):
-#            START SLAVE SQL_THREAD until Exec_Master_Log_Pos reaches the backlog's end
-#            (MASTER_POS_WAIT)
-#          - ferryd (a full-load-and-cdc task with its default 4 apply workers, stopped
-#            for the backlog), until applied_position in its status reaches it
-#          Row changes counted by the source's Handler_write, _update and _delete. Target: ferry's row
-#          changes/s >= 1.5 x the replica's.
+#   pg_load  MySQL -> PostgreSQL full load into an emptied database each time:
+#            - ferryd, migration_type = full-load, load_workers = 2: from its start
+#              until the task's phase is stopped (every table loaded, keys built)
+#            - pgloader --with 'prefetch rows = 10000' (with its defaults it runs out
+#              of heap on this data), heap $PGLOADER_HEAP MB
+#            Target: ferry's rows/s >= 3 x pgloader's.
+#   my_load  MySQL -> MySQL full load into a second MariaDB, database emptied each time:
+#            - ferryd as above
+#            - mydumper -t 2 into a directory, then myloader -t 2 (timed together)
+#            Target: ferry's rows/s >= 1 x mydumper + myloader's.
+#   my_cdc   MySQL -> MySQL CDC catch-up: a backlog of $CDC_EVENTS sysbench
+#            oltp_write_only transactions made while both consumers are stopped, then
+#            timed until caught up:
+#            - a native MariaDB replica (a third server, CHANGE MASTER TO the source, its
+#              SQL thread stopped while the backlog is made and its relay log holds all
+#              of it; log_slave_updates on, so that it writes the binlog of what it
+#              applies as ferry's target server does, unless REPLICA_LOG_UPDATES=0):
+#              START SLAVE SQL_THREAD until Exec_Master_Log_Pos reaches the backlog's
+#              end (MASTER_POS_WAIT)
+#            - ferryd (a full-load-and-cdc task with its default 4 apply workers,
+#              stopped for the backlog), until applied_position in its status reaches it
+#            Row changes counted by the source's Handler_write, _update and _delete.
+#            Target: ferry's row changes/s >= 1.5 x the replica's.
 # Each run also prints the CPU seconds it cost, split between the source server, the
 # target server and the tool (ferry's processes, or pgloader / mydumper + myloader): on a
 # loaded machine a better guide than wall time, and where ferry's time goes.
@@ -43,9 +44,9 @@
 # them); a part whose tool is missing is skipped with the reason.
 #
 # Run from a build directory (after make), or set top_builddir. Environment:
-#   SB_TABLES=4 SB_ROWS=500000 ROUNDS=3 CDC_EVENTS=100000 PARTS="mypg mymy mycdc"
+#   SB_TABLES=4 SB_ROWS=500000 ROUNDS=3 CDC_EVENTS=100000 PARTS="pg_load my_load my_cdc"
 #   PGLOADER_HEAP=4096 (MB, its --dynamic-space-size) FERRYD_MYSQL=PATH (see above)
-#   REPLICA_LOG_UPDATES=1 (see mycdc)
+#   REPLICA_LOG_UPDATES=1 (see my_cdc)
 #   FERRY_TASK_OPTS="key=value ..." extra keys for ferry's full-load tasks, CDC_TASK_OPTS
 #   for its CDC task; ONLY_LOAD_TOOLS="ferry" only these full-load tools, ONLY_CDC_TOOLS=
 #   "native" only these catch-up tools (no ratio then; without ferry, no probe either);
@@ -62,7 +63,7 @@ SB_TABLES=${SB_TABLES:-4}
 SB_ROWS=${SB_ROWS:-500000}
 ROUNDS=${ROUNDS:-3}
 CDC_EVENTS=${CDC_EVENTS:-100000}
-PARTS=${PARTS:-mypg mymy mycdc}
+PARTS=${PARTS:-pg_load my_load my_cdc}
 PGLOADER_HEAP=${PGLOADER_HEAP:-4096}
 FERRY_TASK_OPTS=${FERRY_TASK_OPTS:-}
 CDC_TASK_OPTS=${CDC_TASK_OPTS:-}
@@ -87,10 +88,10 @@ need_tool() {  # PART TOOL...: skips PART unless every tool is installed
 	done
 }
 command -v sysbench >/dev/null || die "sysbench is not installed (contrib/install-bench-deps.sh)"
-has_part mypg && need_tool mypg pgloader
-has_part mymy && need_tool mymy mydumper myloader
+has_part pg_load && need_tool pg_load pgloader
+has_part my_load && need_tool my_load mydumper myloader
 [[ -x $FERRYD_MYSQL && -x $FERRYCTL_MYSQL ]] || {
-	for p in mymy mycdc; do has_part $p && skip_part $p "no ferryd and ferryctl at $FERRYD_MYSQL"; done
+	for p in my_load my_cdc; do has_part $p && skip_part $p "no ferryd and ferryctl at $FERRYD_MYSQL"; done
 }
 
 # ---- servers -----------------------------------------------------------------------------------
@@ -99,13 +100,13 @@ tune_my() {  # NAME: room for the data in memory, a redo log that need not check
 	             SET GLOBAL innodb_log_file_size = 536870912" >/dev/null
 }
 start_mariadb src && tune_my src || die "cannot start the source server"
-if has_part mypg; then start_pg dst && tune_pg dst || die "cannot start the PostgreSQL target"; fi
-if has_part mymy || has_part mycdc; then
+if has_part pg_load; then start_pg dst && tune_pg dst || die "cannot start the PostgreSQL target"; fi
+if has_part my_load || has_part my_cdc; then
 	start_mariadb mydst && tune_my mydst || die "cannot start the MariaDB target"
 	# ferry keeps its bookkeeping (stream position, progress) in database ferry on a MySQL target
 	my_sql mydst "GRANT ALL ON ferry.* TO 'ferry'@'%'" || die "cannot grant on the MariaDB target"
 fi
-if has_part mycdc; then
+if has_part my_cdc; then
 	# Its SQL thread writes the binlog as ferry's target server does for ferry's changes
 	# (REPLICA_LOG_UPDATES=0: it does not, as MariaDB's default has it)
 	replica_opts=()
@@ -120,7 +121,7 @@ src_binlog() { src_sql "SHOW MASTER STATUS" | awk '{ print $1, $2 }'; }  # "FILE
 
 echo "== ferry MySQL benchmark: $(nproc) cores, load average $(loadavg) at the start"
 echo "   data: sysbench oltp_read_write prepare, $SB_TABLES tables x $SB_ROWS rows; $ROUNDS rounds; parts:$PARTS"
-has_part mycdc && echo "   replica: log_slave_updates $(replica_sql "SELECT @@log_slave_updates")"
+has_part my_cdc && echo "   replica: log_slave_updates $(replica_sql "SELECT @@log_slave_updates")"
 
 # The replica follows the source from before the data is made: it replays the prepare,
 # so both start equal without a copy of their own.
@@ -131,7 +132,7 @@ setup_replica() {
 	             MASTER_PASSWORD = '$SRC_PASSWORD', MASTER_LOG_FILE = '$file', MASTER_LOG_POS = $pos;
 	             START SLAVE" || return 1
 }
-has_part mycdc && { setup_replica || die "cannot set up the replica"; }
+has_part my_cdc && { setup_replica || die "cannot set up the replica"; }
 
 # ---- data --------------------------------------------------------------------------------------
 sysbench_src() {  # TEST ARGS...
@@ -164,7 +165,7 @@ replica_at() {  # FILE POS [Exec|Read]: the replica's SQL (or IO) thread has rea
 	fi
 	[[ -n $f && -n $p ]] && { [[ $f > $1 ]] || { [[ $f == "$1" ]] && ((p >= $2)); }; }
 }
-if has_part mycdc; then
+if has_part my_cdc; then
 	read -r f p <<<"$(src_binlog)"
 	wait_until 1800 replica_at "$f" "$p" || die "the replica did not catch up with the prepare: $(replica_status Last_Error)"
 	echo "   the replica replayed the prepare"
@@ -225,24 +226,24 @@ MY_SUM="SELECT count(*), coalesce(sum(crc32(concat_ws('|', id, k, c, pad))), 0) 
 src_table_sums() { local t; for t in $TABLES; do echo "$t $(src_sql "$MY_SUM $t")"; done; }
 
 # ---- MySQL -> PostgreSQL full load ---------------------------------------------------------------
-reset_mypg() {
+reset_pg_load() {
 	dst_sql postgres "DROP DATABASE IF EXISTS load WITH (FORCE)" >/dev/null 2>&1
 	dst_sql postgres "CREATE DATABASE load OWNER ferry" >/dev/null || return 1
 	dst_sql postgres "CHECKPOINT" >/dev/null
 	sync
 }
-verify_mypg() {  # LABEL: every table's rows are there, and its keys
+verify_pg_load() {  # LABEL: every table's rows are there, and its keys
 	local t s d
 	for t in $TABLES; do
 		s=$(src_sql "SELECT count(*) FROM $t")
 		d=$(dst_sql load "SELECT count(*) FROM app.$t")
-		[[ $s == "$d" ]] || die "mypg $1: $t has '$d' rows on the target, $s on the source"
+		[[ $s == "$d" ]] || die "pg_load $1: $t has '$d' rows on the target, $s on the source"
 	done
 	d=$(dst_sql load "SELECT count(*) FROM pg_indexes WHERE schemaname = 'app'")
-	((d >= 2 * SB_TABLES)) || die "mypg $1: $d indexes on the target, expected primary keys and k_N"
+	((d >= 2 * SB_TABLES)) || die "pg_load $1: $d indexes on the target, expected primary keys and k_N"
 }
-mypg_ferry() { ferry_load dst load "$FERRYD"; }
-mypg_pgloader() {
+pg_load_ferry() { ferry_load dst load "$FERRYD"; }
+pg_load_pgloader() {
 	# MySQL database app becomes schema app, as with ferry
 	pgloader --dynamic-space-size "$PGLOADER_HEAP" --with 'prefetch rows = 10000' \
 		"mysql://ferry:$SRC_PASSWORD@127.0.0.1:$SRC_PORT/app" \
@@ -252,23 +253,23 @@ mypg_pgloader() {
 }
 
 # ---- MySQL -> MySQL full load --------------------------------------------------------------------
-reset_mymy() {
+reset_my_load() {
 	mydst_sql "DROP DATABASE IF EXISTS app; CREATE DATABASE app" >/dev/null || return 1
 	rm -rf "$TEST_TMP/dump"
 	sync
 }
-verify_mymy() {  # LABEL: every table equal, column by column
+verify_my_load() {  # LABEL: every table equal, column by column
 	local t s d
 	for t in $TABLES; do
 		s=$(src_sql "$MY_SUM $t")
 		d=$(mydst_sql "$MY_SUM $t")
-		[[ $s == "$d" ]] || die "mymy $1: $t is '$d' (count, checksum) on the target, '$s' on the source"
+		[[ $s == "$d" ]] || die "my_load $1: $t is '$d' (count, checksum) on the target, '$s' on the source"
 	done
 	d=$(mydst_sql "SELECT count(DISTINCT table_name, index_name) FROM information_schema.statistics WHERE table_schema = 'app'")
-	((d >= 2 * SB_TABLES)) || die "mymy $1: $d indexes on the target, expected primary keys and k_N"
+	((d >= 2 * SB_TABLES)) || die "my_load $1: $d indexes on the target, expected primary keys and k_N"
 }
-mymy_ferry() { ferry_load mydst app "$FERRYD_MYSQL"; }
-mymy_mydumper() {
+my_load_ferry() { ferry_load mydst app "$FERRYD_MYSQL"; }
+my_load_mydumper() {
 	mydumper -h 127.0.0.1 -P "$SRC_PORT" -u ferry -p "$SRC_PASSWORD" -B app -t 2 \
 		-o "$TEST_TMP/dump" >"$TEST_TMP/mydumper.log" 2>&1 || { tail -20 "$TEST_TMP/mydumper.log" >&2; return 1; }
 	myloader -h 127.0.0.1 -P "$MYDST_PORT" -u ferry -p "$MYDST_PASSWORD" -d "$TEST_TMP/dump" -s app -B app \
@@ -276,7 +277,7 @@ mymy_mydumper() {
 }
 
 # Can this ferryd load MySQL into MySQL? A one-table load of a small copy, bounded in time.
-probe_mymy() {
+probe_my_to_my() {
 	local ini=$TEST_TMP/probe.ini why
 	src_sql "CREATE DATABASE IF NOT EXISTS probe; CREATE TABLE probe.t LIKE app.sbtest1;
 	         INSERT INTO probe.t SELECT * FROM app.sbtest1 LIMIT 1000" >/dev/null || return 1
@@ -301,10 +302,10 @@ probe_mymy() {
 }
 # ONLY_LOAD_TOOLS / ONLY_CDC_TOOLS without ferry measure the other tools alone: no probe.
 ferry_in() { [[ " ${1:-ferry} " == *" ferry "* ]]; }
-if { has_part mymy && ferry_in "${ONLY_LOAD_TOOLS:-}"; } || { has_part mycdc && ferry_in "${ONLY_CDC_TOOLS:-}"; }; then
+if { has_part my_load && ferry_in "${ONLY_LOAD_TOOLS:-}"; } || { has_part my_cdc && ferry_in "${ONLY_CDC_TOOLS:-}"; }; then
 	PROBE_WHY=
-	if ! probe_mymy; then
-		for p in mymy mycdc; do has_part $p && skip_part $p "$FERRYD_MYSQL cannot run MySQL -> MySQL: $PROBE_WHY"; done
+	if ! probe_my_to_my; then
+		for p in my_load my_cdc; do has_part $p && skip_part $p "$FERRYD_MYSQL cannot run MySQL -> MySQL: $PROBE_WHY"; done
 		src_sql "DROP DATABASE IF EXISTS probe" >/dev/null
 	fi
 fi
@@ -323,8 +324,8 @@ run_loads() {  # PART TARGET-PID TOOL...
 	grep -h "snapshot\|copied\|loaded:" "$TEST_TMP"/load-fl-*.log 2>/dev/null | sort | sed 's/^/     /'
 	rm -f "$TEST_TMP"/load-fl-*.log
 }
-has_part mypg && run_loads mypg "${_pg_pid[dst]}" ferry pgloader
-has_part mymy && run_loads mymy "$MYDST_PID" ferry mydumper
+has_part pg_load && run_loads pg_load "${_pg_pid[dst]}" ferry pgloader
+has_part my_load && run_loads my_load "$MYDST_PID" ferry mydumper
 
 # ---- MySQL -> MySQL CDC catch-up -----------------------------------------------------------------
 cdc_ini=$TEST_TMP/cdc.ini
@@ -428,19 +429,19 @@ timed_cdc() {  # TOOL
 	t0=$(now)
 	"cdc_$1" || die "$1 catch-up failed"
 	s=$(elapsed "$t0" "$CDC_T1")
-	record "mycdc $1" "$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { printf "%.0f", c / s }')"
+	record "my_cdc $1" "$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { printf "%.0f", c / s }')"
 	printf '   %-9s %8.2f s %9.0f changes/s   %s%s   (load average %s)\n' "$1" "$s" \
 		"$(awk -v c="$BACKLOG_CHANGES" -v s="$s" 'BEGIN { print c / s }')" "$(cpu_split "$c0" "$CDC_C1")" \
 		"$([[ $1 == ferry ]] && echo " ($FERRY_SPLIT)")" "$la"
 }
 
-if has_part mycdc; then
-	echo "== mycdc setup: ferry full-load-and-cdc into the MariaDB target, replica's SQL thread stopped"
+if has_part my_cdc; then
+	echo "== my_cdc setup: ferry full-load-and-cdc into the MariaDB target, replica's SQL thread stopped"
 	CDC_TOOLS=(native ferry)
 	# shellcheck disable=SC2206 # a list of words
 	[[ -n ${ONLY_CDC_TOOLS:-} ]] && CDC_TOOLS=($ONLY_CDC_TOOLS)
 	setup_cdc || die "CDC setup failed"
-	echo "== mycdc catch-up"
+	echo "== my_cdc catch-up"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		echo "-- round $r"
 		make_backlog
@@ -456,15 +457,15 @@ while IFS= read -r k; do
 	[[ -n $k ]] || continue
 	MED[$k]=$(echo "${TIMES[$k]}" | median)
 	case $k in
-	mycdc*) printf '   %-16s %10.0f changes/s   runs:%s\n' "$k" "${MED[$k]}" "${TIMES[$k]}" ;;
+	my_cdc*) printf '   %-16s %10.0f changes/s   runs:%s\n' "$k" "${MED[$k]}" "${TIMES[$k]}" ;;
 	*) printf '   %-16s %8.2f s %10.0f rows/s   runs:%s\n' "$k" "${MED[$k]}" "$(awk -v r="$ROWS" -v s="${MED[$k]}" 'BEGIN { print r / s }')" "${TIMES[$k]}" ;;
 	esac
 done < <(printf '%s\n' "${!TIMES[@]}" | sort)
-[[ -n ${MED[mypg ferry]:-} && -n ${MED[mypg pgloader]:-} ]] &&
-	printf '   MySQL -> PostgreSQL full load: ferry / pgloader rows/s = %s (target >= 3)\n' "$(ratio "${MED[mypg pgloader]}" "${MED[mypg ferry]}")"
-[[ -n ${MED[mymy ferry]:-} && -n ${MED[mymy mydumper]:-} ]] &&
-	printf '   MySQL -> MySQL full load: ferry / mydumper + myloader rows/s = %s (target >= 1)\n' "$(ratio "${MED[mymy mydumper]}" "${MED[mymy ferry]}")"
-[[ -n ${MED[mycdc ferry]:-} && -n ${MED[mycdc native]:-} ]] &&
-	printf '   MySQL -> MySQL CDC catch-up: ferry / native replica row changes/s = %s (target >= 1.5)\n' "$(ratio "${MED[mycdc ferry]}" "${MED[mycdc native]}")"
+[[ -n ${MED[pg_load ferry]:-} && -n ${MED[pg_load pgloader]:-} ]] &&
+	printf '   MySQL -> PostgreSQL full load: ferry / pgloader rows/s = %s (target >= 3)\n' "$(ratio "${MED[pg_load pgloader]}" "${MED[pg_load ferry]}")"
+[[ -n ${MED[my_load ferry]:-} && -n ${MED[my_load mydumper]:-} ]] &&
+	printf '   MySQL -> MySQL full load: ferry / mydumper + myloader rows/s = %s (target >= 1)\n' "$(ratio "${MED[my_load mydumper]}" "${MED[my_load ferry]}")"
+[[ -n ${MED[my_cdc ferry]:-} && -n ${MED[my_cdc native]:-} ]] &&
+	printf '   MySQL -> MySQL CDC catch-up: ferry / native replica row changes/s = %s (target >= 1.5)\n' "$(ratio "${MED[my_cdc ferry]}" "${MED[my_cdc native]}")"
 for p in "${!SKIPPED[@]}"; do echo "   $p skipped: ${SKIPPED[$p]}"; done
 exit 0
