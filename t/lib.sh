@@ -514,11 +514,13 @@ restart_pg() {
 
 _my_server_id=100
 
-# start_mariadb NAME: a MariaDB server with the binlog on (ROW) on 127.0.0.1, a user
-# ferry (password in $TEST_TMP/NAME.pass) with all rights on database app and the
-# replication rights. Sets the same NAME_* variables as start_pg.
+# start_mariadb NAME [MARIADBD-OPTION...]: a MariaDB server with the binlog on (ROW) on
+# 127.0.0.1, a user ferry (password in $TEST_TMP/NAME.pass) with all rights on database
+# app and the replication rights; the options are added to mariadbd's command line. Sets
+# the same NAME_* variables as start_pg.
 start_mariadb() {
 	local name=$1 v dir data port pw pid started="" user_opt=()
+	shift
 	v=$(_var "$name")
 	dir=$TEST_TMP/my-$name
 	data=$dir/data
@@ -540,7 +542,7 @@ start_mariadb() {
 			--server-id="$_my_server_id" --local-infile=1 \
 			--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
 			--innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=0 \
-			--innodb-doublewrite=0 --sync-binlog=0 \
+			--innodb-doublewrite=0 --sync-binlog=0 "$@" \
 			</dev/null >>"$dir/server.log" 2>&1 &
 		pid=$!
 		if wait_until 60 _my_ready "$dir" "$pid"; then

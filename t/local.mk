@@ -144,6 +144,8 @@ t_unit_check_validate_LDADD = $(UNIT_LDADD)
 INTEGRATION_TESTS += t/integration/130_validate.sh
 dist_noinst_SCRIPTS += t/bench/bench_validate.sh
 dist_noinst_SCRIPTS += t/bench/bench_pg_to_pg.sh
+dist_noinst_SCRIPTS += t/bench/bench_mysql.sh
+dist_noinst_DATA += t/bench/bench_lib.sh
 # -- MySQL/MariaDB target
 UNIT_TESTS += t/unit/check_my_out
 t_unit_check_my_out_SOURCES = t/unit/check_my_out.c
