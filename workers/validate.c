@@ -84,6 +84,7 @@ static int connect_all(validate_proc *vp)
 	if (r != ENDPOINT_OK)
 		return pg_task_fail(vp->ctx, pg_task_exit_code(r), "%s", msg);
 	status_set_state(vp->ctx->status, WORKER_STATE_READY);
+	log_info("ready: waiting for the task's plan");
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2016 # jq text is single-quoted on purpose
-# What ferry's side-by-side benchmark scripts share (bench_pg_to_pg.sh, bench_mysql.sh),
+# What ferry's benchmark scripts share (bench_pg_to_pg.sh, bench_mysql.sh, bench_pg_memory.sh),
 # sourced right after `set -uo pipefail`: t/lib.sh's throwaway servers and ferryd control
 # (run from a build directory, after make, or set top_builddir), timing and median
 # helpers, the PostgreSQL tuning for a 1 GB load, per-tool time records, status polling

@@ -18,12 +18,7 @@
 #   PARTS="memory spill" (which parts to run), KEEP_TMP=1 keeps the servers (t/lib.sh)
 set -uo pipefail
 
-if [[ -z ${top_builddir:-} && -x ./ferryd ]]; then
-	top_builddir=$PWD
-fi
-TEST_TIMEOUT=${TEST_TIMEOUT:-14400}
-. "$(cd "$(dirname "$0")/../.." && pwd)/t/lib.sh"
-require_ferry_binaries
+. "$(cd "$(dirname "$0")" && pwd)/bench_lib.sh"
 
 SCALE=${SCALE:-10}
 MEM_CHANGES=${MEM_CHANGES:-5000000}
@@ -32,20 +27,12 @@ RING_MB=${RING_MB:-64}
 CODEC_TXNS=${CODEC_TXNS:-50000}
 PARTS=${PARTS:-memory spill}
 
-die() { echo "bench_pg_memory: $*" >&2; exit 1; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-has_part() { [[ " $PARTS " == *" $1 "* ]]; }
-
 start_pg src || die "cannot start the source server"
 start_pg dst || die "cannot start the target server"
 src_sql() { pg_sql src "$@"; }
 dst_sql() { PGDATABASE=cdc pg_sql dst "$@"; }
 pgbench_src() { PGPASSWORD=$SRC_PASSWORD pgbench -h 127.0.0.1 -p "$SRC_PORT" -U ferry "$@" app; }
 SRC_LSN_SQL="SELECT (pg_catalog.pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8"
-# One ferryctl call, no jq, per poll: polling takes CPU from what is measured.
-status_raw() { "$FERRYCTL_BIN" -c "$1" status --json 2>/dev/null; }
 ferry_caught_up() {  # INI: applied_position reached the backlog's end
 	local doc
 	doc=$(status_raw "$1")
