@@ -45,7 +45,7 @@
 #define TASKSTATE_MAX_XIP 64
 #define TASKSTATE_TOUCH_WORDS 8  /* 512 key buckets per table for validation's re-checks */
 
-/* Table states, as `ferryctl status --json` names them (DESIGN.md). */
+/* Table states, as `ferryctl status --json` names them (the design's names). */
 typedef enum table_state {
 	TABLE_QUEUED = 0,
 	TABLE_LOADING,

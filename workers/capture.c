@@ -6,7 +6,7 @@
  * Both route records and report the phase through capture_route.h. Pairs without
  * engines keep the connect-and-wait behaviour until their engines exist.
  *
- * Order of work (DESIGN.md "Consistency between full load and CDC"):
+ * Order of work (the design's "Consistency between full load and CDC"):
  *  1. connect: an ordinary source connection, the target, the replication connection;
  *  2. read the source catalog, apply the rules;
  *  3. prepare the source (preflight, publication, slot with an exported snapshot when
