@@ -1,5 +1,6 @@
 #!/bin/bash
-# Installs everything needed to build and test ferry on Debian 12, non-interactively.
+# Installs everything needed to build and test ferry on Debian 12, non-interactively,
+# or, given package names, those packages instead (contrib/install-bench-deps.sh).
 # Runs as root, or as another user through sudo. Quick when everything is installed:
 # apt is only asked when a package is missing.
 set -euo pipefail
@@ -10,6 +11,7 @@ packages=(
 	postgresql postgresql-client mariadb-server mariadb-client
 	jq procps iproute2 util-linux sysbench
 )
+(($# == 0)) || packages=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
