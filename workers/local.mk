@@ -29,7 +29,7 @@ libferry_a_SOURCES += workers/validate_model.c workers/validate_model.h workers/
 	workers/validate_client.c workers/validate_client.h workers/my_validate.c workers/my_validate.h
 EXTRA_DIST += doc/validate.md
 libferry_a_SOURCES += workers/my_ddl.c workers/my_ddl.h workers/my_out.c workers/my_out.h workers/my_target.c workers/my_target.h
-libferry_a_SOURCES += workers/my_infile.c workers/my_infile.h workers/my_infile_pg.c workers/my_infile_my.c workers/my_infile_meta.c workers/my_apply.c workers/my_apply.h workers/my_apply_int.h workers/my_apply_sql.c workers/target.h workers/target_pg.c workers/target_my.c
+libferry_a_SOURCES += workers/my_infile.c workers/my_infile.h workers/my_infile_pg.c workers/my_infile_my.c workers/my_infile_meta.c workers/my_apply.c workers/my_apply.h workers/my_apply_int.h workers/my_apply_sql.c workers/my_apply_merge.c workers/target.h workers/target_pg.c workers/target_my.c
 EXTRA_DIST += doc/mysql-target.md
 libferry_a_SOURCES += workers/apply_touch.c workers/apply_touch.h workers/validate_touch.c workers/validate_touch.h
 libferry_a_SOURCES += workers/assess_my.c workers/assess_my.h workers/assess_my_target.c

@@ -155,6 +155,7 @@ static void table_clear(my_apply_table *t)
 	free(t->qname);
 	free(t->sname);
 	free(t->cols);
+	my_merge_free(&t->merge);
 	t->qname = t->sname = NULL;
 	t->cols = NULL;
 	t->described = false;
@@ -200,6 +201,13 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 	}
 	if (a->pk.insert_table == t)
 		my_apply_close_insert(a); /* its ON DUPLICATE KEY clause names the old columns */
+	if (t->described && my_merge_flush(a, t) < 0) { /* rows of the old columns */
+		free(cols);
+		free(qname);
+		free(sname);
+		relmsg_free(rel);
+		return -1;
+	}
 	table_clear(t);
 	t->rel = *rel;
 	memset(rel, 0, sizeof *rel);
@@ -209,6 +217,7 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 	/* replica identity FULL may mark every column as key: then no column set is unique */
 	int keys = relmsg_key_count(&t->rel);
 	t->keyed = keys > 0 && !(t->rel.replident == 'f' && keys == t->rel.ncols);
+	t->mergeable = my_merge_eligible(t);
 	t->described = true;
 	return 0;
 }
@@ -227,6 +236,8 @@ static int on_relation(my_apply *a, const record_view *v)
 	if (t == NULL || describe(a, t, &rel) < 0) {
 		if (t == NULL)
 			relmsg_free(&rel);
+		if (a->failed)
+			return -1; /* writing the merged rows failed: that is the report */
 		my_target_set_transient(false);
 		return my_apply_fail(a, NULL, "out of memory");
 	}
@@ -334,7 +345,7 @@ static int commit_target(my_apply *a)
 	a->flush_deferred = false;
 	if (!a->target_open && a->complete == a->committed)
 		return a->pk.n > 0 ? my_apply_send(a) : 0;
-	if (ensure_txn(a) < 0)
+	if (ensure_txn(a) < 0 || my_merge_flush_all(a) < 0)
 		return -1;
 	strbuf sb = STRBUF_INIT;
 	strbuf_appendf(&sb, "UPDATE `" MY_TARGET_DB "`.`apply_progress` SET `position` = %" PRIu64

@@ -81,6 +81,7 @@ typedef struct my_apply_stats {
 	uint64_t statements;
 	uint64_t packets;      /* round trips */
 	uint64_t invalid;      /* invalid values written as NULL or substitutes */
+	uint64_t merged_keys;  /* keys written by merged DELETE and INSERT statements */
 } my_apply_stats;
 
 void my_apply_get_stats(const my_apply *a, my_apply_stats *out);

@@ -51,14 +51,14 @@ static void packet_reset(my_packet *pk)
 	pk->insert_table = NULL;
 }
 
-static int oom(my_apply *a)
+int my_apply_oom(my_apply *a)
 {
 	my_target_set_transient(false);
 	return my_apply_fail(a, NULL, "out of memory");
 }
 
 /* A new statement: its separator written, its text to follow. */
-static my_stmt *new_stmt(my_apply *a, record_op op, const my_apply_table *t, my_expect expect, uint64_t rows)
+my_stmt *my_packet_stmt(my_apply *a, record_op op, const my_apply_table *t, my_expect expect, uint64_t rows)
 {
 	my_packet *pk = &a->pk;
 	if (pk->n == pk->cap) {
@@ -78,7 +78,7 @@ static my_stmt *new_stmt(my_apply *a, record_op op, const my_apply_table *t, my_
 }
 
 /* A row of the statement s (the last one): its source position and key text. */
-static my_row *new_row(my_apply *a, my_stmt *s, uint64_t position, const strbuf *key)
+my_row *my_packet_row(my_apply *a, my_stmt *s, uint64_t position, const strbuf *key)
 {
 	my_packet *pk = &a->pk;
 	if (pk->nrows == pk->cap_rows) {
@@ -125,18 +125,18 @@ void my_apply_close_insert(my_apply *a)
 int my_apply_queue_command(my_apply *a, const char *sql, my_expect expect, const char *what)
 {
 	my_apply_close_insert(a);
-	my_stmt *s = new_stmt(a, 0, NULL, expect, 1);
+	my_stmt *s = my_packet_stmt(a, 0, NULL, expect, 1);
 	if (s == NULL)
-		return oom(a);
+		return my_apply_oom(a);
 	s->what = what;
 	strbuf_append(&a->pk.sql, sql);
-	return strbuf_failed(&a->pk.sql) ? oom(a) : 0;
+	return strbuf_failed(&a->pk.sql) ? my_apply_oom(a) : 0;
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
 
 /* Value i of a change as an SQL literal into sb; -1 when the task refuses an invalid one. */
-static int append_value(my_apply *a, my_apply_table *t, const record_view *v, int i,
+int my_apply_append_value(my_apply *a, my_apply_table *t, const record_view *v, int i,
 			const record_value *val, strbuf *sb)
 {
 	char why[200];
@@ -161,7 +161,7 @@ static int append_value(my_apply *a, my_apply_table *t, const record_view *v, in
 }
 
 /* "id=42" (the key columns of the values that find the row) for messages. */
-static void key_text(my_apply *a, const my_apply_table *t, const record_value *m, strbuf *out)
+void my_apply_key_text(my_apply *a, const my_apply_table *t, const record_value *m, strbuf *out)
 {
 	char why[64];
 	strbuf_reset(out);
@@ -185,18 +185,41 @@ static void key_text(my_apply *a, const my_apply_table *t, const record_value *m
 /* ---- statements ------------------------------------------------------------------------------- */
 
 /* One row of values "(v1, v2)" of every column. */
-static int append_tuple(my_apply *a, my_apply_table *t, const record_view *v, const record_value *vals)
+int my_apply_append_tuple(my_apply *a, my_apply_table *t, const record_view *v, const record_value *vals,
+			  strbuf *sql)
 {
-	strbuf *sql = &a->pk.sql;
 	strbuf_append_char(sql, '(');
 	for (int i = 0; i < t->rel.ncols; i++) {
 		if (i > 0)
 			strbuf_append(sql, ", ");
-		if (append_value(a, t, v, i, &vals[i], sql) < 0)
+		if (my_apply_append_value(a, t, v, i, &vals[i], sql) < 0)
 			return -1;
 	}
 	strbuf_append_char(sql, ')');
 	return 0;
+}
+
+/* Starts a multi-row INSERT of t taking rows: "INSERT INTO t (c1, c2) VALUES ". */
+my_stmt *my_apply_open_insert(my_apply *a, const my_apply_table *t, bool upsert)
+{
+	my_packet *pk = &a->pk;
+	my_apply_close_insert(a);
+	my_stmt *s = my_packet_stmt(a, RECORD_OP_INSERT, t, upsert ? MY_EXPECT_ANY : MY_EXPECT_AFFECTED, 0);
+	if (s == NULL)
+		return NULL;
+	strbuf_append(&pk->sql, "INSERT INTO ");
+	strbuf_append(&pk->sql, t->qname);
+	strbuf_append(&pk->sql, " (");
+	for (int i = 0; i < t->rel.ncols; i++) {
+		strbuf_append(&pk->sql, i ? ", " : "");
+		sql_append_mysql_ident(&pk->sql, t->rel.cols[i].name);
+	}
+	strbuf_append(&pk->sql, ") VALUES ");
+	s->prefix_len = pk->sql.len - s->start;
+	pk->insert_open = true;
+	pk->insert_table = t;
+	pk->insert_upsert = upsert;
+	return s;
 }
 
 /* An INSERT (upsert: ON DUPLICATE KEY UPDATE) of the new row, joining the open
@@ -210,30 +233,16 @@ static int queue_insert(my_apply *a, my_apply_table *t, const record_view *v, bo
 	if (join) {
 		s = &pk->stmts[pk->n - 1];
 		strbuf_append(&pk->sql, ", ");
-	} else {
-		my_apply_close_insert(a);
-		if ((s = new_stmt(a, RECORD_OP_INSERT, t, upsert ? MY_EXPECT_ANY : MY_EXPECT_AFFECTED, 0)) == NULL)
-			return oom(a);
-		strbuf_append(&pk->sql, "INSERT INTO ");
-		strbuf_append(&pk->sql, t->qname);
-		strbuf_append(&pk->sql, " (");
-		for (int i = 0; i < t->rel.ncols; i++) {
-			strbuf_append(&pk->sql, i ? ", " : "");
-			sql_append_mysql_ident(&pk->sql, t->rel.cols[i].name);
-		}
-		strbuf_append(&pk->sql, ") VALUES ");
-		s->prefix_len = pk->sql.len - s->start;
-		pk->insert_open = true;
-		pk->insert_table = t;
-		pk->insert_upsert = upsert;
+	} else if ((s = my_apply_open_insert(a, t, upsert)) == NULL) {
+		return my_apply_oom(a);
 	}
-	my_row *r = new_row(a, s, v->hdr.position, key);
+	my_row *r = my_packet_row(a, s, v->hdr.position, key);
 	if (r == NULL)
-		return oom(a);
-	if (append_tuple(a, t, v, a->newv) < 0)
+		return my_apply_oom(a);
+	if (my_apply_append_tuple(a, t, v, a->newv, &pk->sql) < 0)
 		return -1;
 	r->len = pk->sql.len - r->start;
-	return strbuf_failed(&pk->sql) || strbuf_failed(&pk->keys) ? oom(a) : 0;
+	return strbuf_failed(&pk->sql) || strbuf_failed(&pk->keys) ? my_apply_oom(a) : 0;
 }
 
 /* "`c` = v AND `d` IS NULL" over the columns that find the row: the key columns, or
@@ -258,7 +267,7 @@ static int append_match(my_apply *a, my_apply_table *t, const record_view *v, co
 				   : !mariadb && (cls == CATALOG_TYPE_JSON || cls == CATALOG_TYPE_JSONB ||
 						  cls == CATALOG_TYPE_ARRAY) ? "JSON" : NULL;
 		strbuf_append(sql, cast ? " = CAST(" : " = ");
-		if (append_value(a, t, v, i, &m[i], sql) < 0)
+		if (my_apply_append_value(a, t, v, i, &m[i], sql) < 0)
 			return -1;
 		if (cast)
 			strbuf_appendf(sql, " AS %s)", cast);
@@ -276,10 +285,10 @@ static int queue_update(my_apply *a, my_apply_table *t, const record_view *v, co
 			bool moved, bool exact, const strbuf *key)
 {
 	my_apply_close_insert(a);
-	my_stmt *s = new_stmt(a, RECORD_OP_UPDATE, t, exact ? MY_EXPECT_MATCHED_ONE : MY_EXPECT_ANY, 1);
-	my_row *r = s ? new_row(a, s, v->hdr.position, key) : NULL;
+	my_stmt *s = my_packet_stmt(a, RECORD_OP_UPDATE, t, exact ? MY_EXPECT_MATCHED_ONE : MY_EXPECT_ANY, 1);
+	my_row *r = s ? my_packet_row(a, s, v->hdr.position, key) : NULL;
 	if (r == NULL)
-		return oom(a);
+		return my_apply_oom(a);
 	strbuf *sql = &a->pk.sql;
 	strbuf_appendf(sql, "UPDATE %s SET ", t->qname);
 	int n = 0;
@@ -289,7 +298,7 @@ static int queue_update(my_apply *a, my_apply_table *t, const record_view *v, co
 		strbuf_append(sql, n++ ? ", " : "");
 		sql_append_mysql_ident(sql, t->rel.cols[i].name);
 		strbuf_append(sql, " = ");
-		if (append_value(a, t, v, i, &a->newv[i], sql) < 0)
+		if (my_apply_append_value(a, t, v, i, &a->newv[i], sql) < 0)
 			return -1;
 	}
 	for (int i = 0; n == 0 && i < t->rel.ncols; i++) {
@@ -302,22 +311,22 @@ static int queue_update(my_apply *a, my_apply_table *t, const record_view *v, co
 	if (append_match(a, t, v, match) < 0)
 		return -1;
 	r->len = sql->len - r->start;
-	return strbuf_failed(sql) ? oom(a) : 0;
+	return strbuf_failed(sql) ? my_apply_oom(a) : 0;
 }
 
 static int queue_delete(my_apply *a, my_apply_table *t, const record_view *v, const record_value *match,
 			bool exact, const strbuf *key)
 {
 	my_apply_close_insert(a);
-	my_stmt *s = new_stmt(a, RECORD_OP_DELETE, t, exact ? MY_EXPECT_AFFECTED : MY_EXPECT_ANY, 1);
-	my_row *r = s ? new_row(a, s, v->hdr.position, key) : NULL;
+	my_stmt *s = my_packet_stmt(a, RECORD_OP_DELETE, t, exact ? MY_EXPECT_AFFECTED : MY_EXPECT_ANY, 1);
+	my_row *r = s ? my_packet_row(a, s, v->hdr.position, key) : NULL;
 	if (r == NULL)
-		return oom(a);
+		return my_apply_oom(a);
 	strbuf_appendf(&a->pk.sql, "DELETE FROM %s", t->qname);
 	if (append_match(a, t, v, match) < 0)
 		return -1;
 	r->len = a->pk.sql.len - r->start;
-	return strbuf_failed(&a->pk.sql) ? oom(a) : 0;
+	return strbuf_failed(&a->pk.sql) ? my_apply_oom(a) : 0;
 }
 
 /* ---- changes into statements ---------------------------------------------------------------- */
@@ -334,7 +343,7 @@ static int load_tuple(const record_tuple *tup, record_value *out, int ncols)
 	return 0;
 }
 
-static bool same_value(const record_value *x, const record_value *y)
+bool my_apply_same_value(const record_value *x, const record_value *y)
 {
 	if (x->kind != y->kind)
 		return false;
@@ -363,21 +372,21 @@ static int plan_update(my_apply *a, my_apply_table *t, const record_view *v, boo
 			return my_apply_fail(a, t, "table %s: no old row image to find the row by (a table without a key "
 					     "needs REPLICA IDENTITY FULL on the source)", t->qname);
 		}
-		key_text(a, t, a->oldv, key);
+		my_apply_key_text(a, t, a->oldv, key);
 		return queue_update(a, t, v, a->oldv, false, !idem, key);
 	}
 	bool moved = false, complete = true;
 	for (int i = 0; i < t->rel.ncols; i++) {
 		complete &= a->newv[i].kind != RECORD_KIND_UNCHANGED;
 		if (v->hdr.old_image != RECORD_IMAGE_NONE && t->rel.cols[i].key)
-			moved |= !same_value(&a->oldv[i], &a->newv[i]);
+			moved |= !my_apply_same_value(&a->oldv[i], &a->newv[i]);
 	}
 	const record_value *match = moved ? a->oldv : a->newv;
-	key_text(a, t, match, key);
+	my_apply_key_text(a, t, match, key);
 	if (idem && complete) {
 		if (moved && queue_delete(a, t, v, a->oldv, false, key) < 0)
 			return -1;
-		key_text(a, t, a->newv, key);
+		my_apply_key_text(a, t, a->newv, key);
 		return queue_insert(a, t, v, true, key);
 	}
 	return queue_update(a, t, v, match, moved, !idem, key);
@@ -393,10 +402,17 @@ int my_apply_queue_change(my_apply *a, my_apply_table *t, const record_view *v)
 				     "columns)", t->qname, n);
 	}
 	bool idem = t->idempotent_until != 0 && v->hdr.position <= t->idempotent_until;
+	if (t->mergeable) {
+		int taken = my_merge_take(a, t, v, idem);
+		if (taken != 0)
+			return taken < 0 ? -1 : 0;
+		if (my_merge_flush(a, t) < 0) /* what came before goes first */
+			return -1;
+	}
 	strbuf key = STRBUF_INIT;
 	int rc;
 	if (v->hdr.op == RECORD_OP_INSERT) {
-		key_text(a, t, a->newv, &key);
+		my_apply_key_text(a, t, a->newv, &key);
 		rc = queue_insert(a, t, v, idem && t->keyed, &key);
 	} else if (v->hdr.op == RECORD_OP_UPDATE) {
 		rc = plan_update(a, t, v, idem, &key);
@@ -405,7 +421,7 @@ int my_apply_queue_change(my_apply *a, my_apply_table *t, const record_view *v)
 		rc = my_apply_fail(a, t, "table %s: DELETE without the old %s in the record", t->qname,
 				   t->keyed ? "key" : "row (a table without a key needs REPLICA IDENTITY FULL)");
 	} else {
-		key_text(a, t, a->oldv, &key);
+		my_apply_key_text(a, t, a->oldv, &key);
 		rc = queue_delete(a, t, v, a->oldv, !idem, &key);
 	}
 	strbuf_free(&key);
@@ -414,16 +430,18 @@ int my_apply_queue_change(my_apply *a, my_apply_table *t, const record_view *v)
 
 int my_apply_queue_truncate(my_apply *a, my_apply_table *t, const record_view *v)
 {
+	if (my_merge_flush(a, t) < 0)
+		return -1;
 	my_apply_close_insert(a);
 	strbuf none = STRBUF_INIT;
-	my_stmt *s = new_stmt(a, RECORD_OP_TRUNCATE, t, MY_EXPECT_ANY, 1);
-	my_row *r = s ? new_row(a, s, v->hdr.position, &none) : NULL;
+	my_stmt *s = my_packet_stmt(a, RECORD_OP_TRUNCATE, t, MY_EXPECT_ANY, 1);
+	my_row *r = s ? my_packet_row(a, s, v->hdr.position, &none) : NULL;
 	if (r == NULL)
-		return oom(a);
+		return my_apply_oom(a);
 	/* DELETE, not TRUNCATE: MySQL's TRUNCATE would commit the open transaction */
 	strbuf_appendf(&a->pk.sql, "DELETE FROM %s", t->qname);
 	r->len = a->pk.sql.len - r->start;
-	return strbuf_failed(&a->pk.sql) ? oom(a) : 0;
+	return strbuf_failed(&a->pk.sql) ? my_apply_oom(a) : 0;
 }
 
 /* ---- sending and checking ---------------------------------------------------------------------- */
@@ -436,10 +454,10 @@ static void describe_row(const my_apply *a, const my_stmt *s, int row, char *buf
 	char pos[32];
 	my_apply_format_position(pos, sizeof pos, r->position);
 	if (r->key_len > 0)
-		snprintf(buf, size, "%s at source position %s, key %.*s", op_label(s->op), pos, (int)r->key_len,
+		snprintf(buf, size, "%s at source position %s, key %.*s", op_label(r->op ? r->op : s->op), pos, (int)r->key_len,
 			 a->pk.keys.data + r->key_off);
 	else
-		snprintf(buf, size, "%s at source position %s", op_label(s->op), pos);
+		snprintf(buf, size, "%s at source position %s", op_label(r->op ? r->op : s->op), pos);
 }
 
 /* A multi-row INSERT failed: its rows one by one (the statements before it in the packet
@@ -522,7 +540,10 @@ static bool result_expected(my_apply *a, const my_stmt *s, char *why, size_t siz
 		got = mysql_affected_rows(a->conn);
 		if (got == s->expect_rows)
 			return true;
-		if (s->op == RECORD_OP_DELETE)
+		if (s->merged)
+			snprintf(why, size, "%" PRIu64 " of the %" PRIu64 " keys its changes found on the source are on the "
+				 "target", got, s->expect_rows);
+		else if (s->op == RECORD_OP_DELETE)
 			snprintf(why, size, "%s", s->table && s->table->keyed ? "no row with this key on the target"
 										: "no row equal to the old row on the target");
 		else
@@ -539,6 +560,15 @@ static int mismatch(my_apply *a, int i, const char *why)
 	my_target_set_transient(false);
 	if (s->op == 0)
 		return my_apply_fail(a, NULL, "target: %s: %s", s->what, why);
+	if (s->merged) {
+		int row = my_merge_find_missing(a, s);
+		if (row >= 0)
+			describe_row(a, s, row, where, sizeof where);
+		else
+			snprintf(where, sizeof where, "DELETE of %d merged keys", s->nrows);
+		return my_apply_fail(a, s->table, "table %s: %s: no row with this key on the target (%s; exact mode: "
+				     "the target does not hold what the source changed)", s->table->qname, where, why);
+	}
 	describe_row(a, s, s->first_row, where, sizeof where);
 	return my_apply_fail(a, s->table, "table %s: %s: %s (exact mode: the target does not hold what the source "
 			     "changed)", s->table->qname, where, why);
@@ -551,7 +581,7 @@ int my_apply_send(my_apply *a)
 	if (pk->n == 0)
 		return 0;
 	if (strbuf_failed(&pk->sql))
-		return oom(a);
+		return my_apply_oom(a);
 	a->stats.packets++;
 	a->stats.statements += (uint64_t)pk->n;
 	if (mysql_real_query(a->conn, pk->sql.data, (unsigned long)pk->sql.len) != 0)

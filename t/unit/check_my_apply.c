@@ -3,8 +3,10 @@
  * encoder and relmsg_encode, applied, and the target is checked with SQL: exactly once
  * across a reopen, multi-row INSERTs, refused changes naming table, key and position
  * (the row inside a multi-row INSERT), idempotent and exact modes, key changes, keyless
- * tables with duplicate rows, TRUNCATE inside the transaction, invalid values. */
+ * tables with duplicate rows, TRUNCATE inside the transaction, invalid values; changes
+ * merged per key into few statements, with exact mode's checks kept. */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
 #include <mysql.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@ typedef struct tv {
 #define VT(x) ((tv){.k = RECORD_KIND_TEXT, .s = (x)})
 #define VF(x) ((tv){.k = RECORD_KIND_FLOAT64, .f = (x)})
 #define VN ((tv){.k = RECORD_KIND_NULL})
+#define VU ((tv){.k = RECORD_KIND_UNCHANGED})
 #define ROW(...) ((const tv[]){__VA_ARGS__}), (int)(sizeof((const tv[]){__VA_ARGS__}) / sizeof(tv))
 #define NOROW NULL, 0
 
@@ -44,6 +47,7 @@ static void put(record_encoder *e, tv v)
 {
 	switch (v.k) {
 	case RECORD_KIND_NULL: record_put_null(e); break;
+	case RECORD_KIND_UNCHANGED: record_put_unchanged(e); break;
 	case RECORD_KIND_INT64: record_put_int64(e, v.i); break;
 	case RECORD_KIND_FLOAT64: record_put_float64(e, v.f); break;
 	default: record_put_text(e, v.s, strlen(v.s)); break;
@@ -379,6 +383,125 @@ START_TEST(invalid_values_follow_the_setting)
 }
 END_TEST
 
+
+/* A burst on one table becomes a few statements, and the target ends as the source did:
+ * inserts, updates, deletes, re-inserts, key moves, rows that come and go, and a change
+ * that cannot be merged (an unchanged value) keeping its place in the order. */
+START_TEST(bursts_are_merged_by_key)
+{
+	LIVE_OR_SKIP();
+	exec_ok("INSERT INTO " DB ".t SELECT seq, CONCAT('old', seq), NULL FROM " DB ".seq_1_to_2000");
+	my_apply *a = open_engine(INVALID_VALUES_ERROR);
+	char v[32];
+	for (int txn = 0; txn < 10; txn++) {
+		uint64_t pos = POS(20 + txn);
+		begin(a, pos);
+		for (int k = 1 + txn * 200; k <= (txn + 1) * 200; k++) {
+			snprintf(v, sizeof v, "u%d", k);
+			upd(a, 1, pos, RECORD_IMAGE_NONE, NOROW, ROW(VI(k), VT(v), VN));
+			if (k % 5 == 0) { /* gone and back: a new value */
+				del(a, 1, pos, RECORD_IMAGE_KEY, ROW(VI(k), VN, VN));
+				snprintf(v, sizeof v, "back%d", k);
+				ins(a, 1, pos, ROW(VI(k), VT(v), VN));
+			}
+			if (k % 7 == 0)
+				del(a, 1, pos, RECORD_IMAGE_KEY, ROW(VI(k), VN, VN));
+			snprintf(v, sizeof v, "new%d", k);
+			ins(a, 1, pos, ROW(VI(10000 + k), VT(v), VN));
+			if (k % 3 == 0) /* comes and goes within the burst */
+				del(a, 1, pos, RECORD_IMAGE_KEY, ROW(VI(10000 + k), VN, VN));
+		}
+		commit(a, pos);
+	}
+	begin(a, POS(30));
+	upd(a, 1, POS(30), RECORD_IMAGE_KEY, ROW(VI(1), VN, VN), ROW(VI(9999), VT("moved"), VN)); /* key change */
+	upd(a, 1, POS(30), RECORD_IMAGE_NONE, NOROW, ROW(VI(2), VU, VF(2.5))); /* not mergeable: after the merged */
+	upd(a, 1, POS(30), RECORD_IMAGE_NONE, NOROW, ROW(VI(2), VT("after"), VF(2.5)));
+	commit(a, POS(30));
+	flush_ok(a);
+	my_apply_stats st;
+	my_apply_get_stats(a, &st);
+	my_apply_close(a);
+	ck_assert_uint_gt(st.merged_keys, 3000);
+	ck_assert_msg(st.statements < 60, "%" PRIu64 " statements for %" PRIu64 " changes", st.statements, st.changes);
+	/* the expected state, computed by the server from the same rules */
+	ck_assert_str_eq(rows("SELECT COUNT(*) FROM " DB ".t"), "3049");
+	ck_assert_str_eq(rows("SELECT COUNT(*) FROM " DB ".t WHERE id BETWEEN 3 AND 2000 AND v <> IF(id % 7 = 0, 'x', "
+			      "IF(id % 5 = 0, CONCAT('back', id), CONCAT('u', id)))"), "0");
+	ck_assert_str_eq(rows("SELECT COUNT(*) FROM " DB ".t WHERE id % 7 = 0 AND id <= 2000"), "0");
+	ck_assert_str_eq(rows("SELECT COUNT(*) FROM " DB ".t WHERE id > 10000 AND ((id - 10000) % 3 = 0 OR v <> "
+			      "CONCAT('new', id - 10000))"), "0");
+	ck_assert_str_eq(rows("SELECT CONCAT_WS(',', id, v, f) FROM " DB ".t WHERE id IN (1, 2, 9999) ORDER BY id"),
+			 "2,after,2.5|9999,moved");
+}
+END_TEST
+
+/* Exact mode survives the merge: a key whose change found no row on the target stops the
+ * task naming that key, its change and position, and nothing of the transaction stays. */
+START_TEST(merged_changes_keep_exact_checks)
+{
+	LIVE_OR_SKIP();
+	exec_ok("INSERT INTO " DB ".t SELECT seq, 'x', NULL FROM " DB ".seq_1_to_100 WHERE seq <> 42");
+	my_apply *a = open_engine(INVALID_VALUES_ERROR);
+	begin(a, POS(40));
+	for (int k = 1; k <= 100; k++) { /* three source transactions, 42 alone in the middle one */
+		uint64_t pos = k < 42 ? POS(40) : k == 42 ? POS(41) : POS(43);
+		if (k == 42) {
+			commit(a, POS(40));
+			begin(a, pos);
+		}
+		upd(a, 1, pos, RECORD_IMAGE_NONE, NOROW, ROW(VI(k), VT("y"), VN));
+		if (k == 42) {
+			commit(a, pos);
+			begin(a, POS(43));
+		}
+	}
+	commit(a, POS(43));
+	char *err = flush_fails(a);
+	ck_assert_msg(strstr(err, "UPDATE at source position 1/2900, key id=42: no row with this key") &&
+		      strstr(err, "99 of the 100 keys"), "%s", err);
+	free(err);
+	my_apply_close(a);
+	ck_assert_str_eq(rows("SELECT COUNT(*) FROM " DB ".t WHERE v = 'y'"), "0");
+	/* an INSERT of a key the merged state has: its own statement, refused by the server */
+	a = open_engine(INVALID_VALUES_ERROR);
+	begin(a, POS(44));
+	ins(a, 1, POS(44), ROW(VI(500), VT("a"), VN));
+	ins(a, 1, POS(44), ROW(VI(501), VT("b"), VN));
+	ins(a, 1, POS(44), ROW(VI(500), VT("again"), VN));
+	commit(a, POS(44));
+	err = flush_fails(a);
+	ck_assert_msg(strstr(err, "INSERT at source position 1/2C00, key id=500") && strstr(err, "Duplicate entry"), "%s",
+		      err);
+	free(err);
+	my_apply_close(a);
+	ck_assert_str_eq(rows("SELECT COUNT(*) FROM " DB ".t WHERE id >= 500"), "0");
+}
+END_TEST
+
+/* Idempotent mode: rows the snapshot already has are replaced, missing ones written. */
+START_TEST(merged_changes_idempotent)
+{
+	LIVE_OR_SKIP();
+	exec_ok("INSERT INTO " DB ".t VALUES (1, 'snap', NULL), (2, 'snap', NULL)");
+	my_apply *a = open_engine(INVALID_VALUES_ERROR);
+	ck_assert_int_eq(my_apply_set_idempotent(a, 1, POS(50)), 0);
+	begin(a, POS(50));
+	ins(a, 1, POS(50), ROW(VI(1), VT("ins"), VN));                                   /* there already */
+	upd(a, 1, POS(50), RECORD_IMAGE_NONE, NOROW, ROW(VI(3), VT("upd"), VN));         /* not there */
+	del(a, 1, POS(50), RECORD_IMAGE_KEY, ROW(VI(2), VN, VN));
+	del(a, 1, POS(50), RECORD_IMAGE_KEY, ROW(VI(4), VN, VN));                        /* not there */
+	commit(a, POS(50));
+	begin(a, POS(51)); /* exact again, in the same target transaction */
+	ins(a, 1, POS(51), ROW(VI(5), VT("exact"), VN));
+	upd(a, 1, POS(51), RECORD_IMAGE_NONE, NOROW, ROW(VI(1), VT("exact"), VN));
+	commit(a, POS(51));
+	flush_ok(a);
+	my_apply_close(a);
+	ck_assert_str_eq(rows("SELECT CONCAT(id, '=', v) FROM " DB ".t ORDER BY id"), "1=exact|3=upd|5=exact");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("my_apply");
@@ -390,6 +513,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, idempotent_then_exact);
 	tcase_add_test(tc, keyless_tables_and_truncate);
 	tcase_add_test(tc, invalid_values_follow_the_setting);
+	tcase_add_test(tc, bursts_are_merged_by_key);
+	tcase_add_test(tc, merged_changes_keep_exact_checks);
+	tcase_add_test(tc, merged_changes_idempotent);
 	suite_add_tcase(s, tc);
 	return s;
 }
