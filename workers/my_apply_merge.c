@@ -307,6 +307,23 @@ static int close_delete(my_apply *a, my_stmt *s)
 	return strbuf_failed(&a->pk.sql) ? my_apply_oom(a) : my_apply_send_if_full(a);
 }
 
+/* Row r into statement s: bytes [off, off + len) of src (its key in a DELETE, its values
+ * in an INSERT), with the position and change that messages name. */
+static int add_row(my_apply *a, my_stmt *s, const my_merge *m, const my_merge_row *r, const strbuf *src, size_t off,
+		   size_t len)
+{
+	bool deleting = s->op == RECORD_OP_DELETE;
+	strbuf text = slice(&m->texts, r->text_off, r->text_len);
+	my_row *pr = my_packet_row(a, s, deleting ? r->first_position : r->last_position, &text);
+	if (pr == NULL)
+		return my_apply_oom(a);
+	if (deleting)
+		pr->op = r->first_op;
+	strbuf_append_len(&a->pk.sql, src->data + off, len);
+	pr->len = a->pk.sql.len - pr->start;
+	return 0;
+}
+
 /* Exact: one DELETE of the keys whose first change found a row, which must take them
  * all. Idempotent: one of every key, whatever it takes (the INSERT that follows then
  * never meets a row the snapshot already had). */
@@ -327,13 +344,8 @@ static int write_deletes(my_apply *a, my_apply_table *t, bool exact)
 			strbuf_append(&a->pk.sql, ", ");
 		else if ((s = open_delete(a, t, exact)) == NULL)
 			return my_apply_oom(a);
-		strbuf text = slice(&m->texts, r->text_off, r->text_len);
-		my_row *pr = my_packet_row(a, s, r->first_position, &text);
-		if (pr == NULL)
-			return my_apply_oom(a);
-		pr->op = r->first_op;
-		strbuf_append_len(&a->pk.sql, m->keys.data + r->key_off, r->key_len);
-		pr->len = a->pk.sql.len - pr->start;
+		if (add_row(a, s, m, r, &m->keys, r->key_off, r->key_len) < 0)
+			return -1;
 	}
 	return s ? close_delete(a, s) : 0;
 }
@@ -357,12 +369,8 @@ static int write_inserts(my_apply *a, my_apply_table *t)
 			strbuf_append(&a->pk.sql, ", ");
 		else if ((s = my_apply_open_insert(a, t, false)) == NULL)
 			return my_apply_oom(a);
-		strbuf text = slice(&m->texts, r->text_off, r->text_len);
-		my_row *pr = my_packet_row(a, s, r->last_position, &text);
-		if (pr == NULL)
-			return my_apply_oom(a);
-		strbuf_append_len(&a->pk.sql, m->tuples.data + r->tuple_off, r->tuple_len);
-		pr->len = a->pk.sql.len - pr->start;
+		if (add_row(a, s, m, r, &m->tuples, r->tuple_off, r->tuple_len) < 0)
+			return -1;
 	}
 	if (s != NULL)
 		my_apply_close_insert(a);
