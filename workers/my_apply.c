@@ -217,7 +217,7 @@ static int describe(my_apply *a, my_apply_table *t, relmsg *rel)
 	/* replica identity FULL may mark every column as key: then no column set is unique */
 	int keys = relmsg_key_count(&t->rel);
 	t->keyed = keys > 0 && !(t->rel.replident == 'f' && keys == t->rel.ncols);
-	t->mergeable = my_merge_eligible(t);
+	t->mergeable = my_merge_eligible(t) && my_merge_target_fits(a, t);
 	t->described = true;
 	return 0;
 }

@@ -167,6 +167,10 @@ int my_apply_send_if_full(my_apply *a);
  * columns, whose SQL text is their identity (a text key may be equal under the target's
  * collation with another spelling). */
 bool my_merge_eligible(const my_apply_table *t);
+/* Whether the target table has exactly the columns the changes write (generated ones
+ * aside) and no triggers: a row merged into DELETE and INSERT then ends as UPDATEs
+ * would leave it. Asks the target (once per description). */
+bool my_merge_target_fits(my_apply *a, const my_apply_table *t);
 /* Takes a change (its values in a->newv / a->oldv) into t's merge: 1 taken, 0 when it
  * must be a statement of its own (an incomplete row, or a change the merged state
  * contradicts: its statement then reports it), -1 failed. */

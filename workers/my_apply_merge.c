@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "workers/my_sql.h"
 #include "workers/my_target.h"
 
 #define MERGE_KEYS_MAX 4096              /* keys merged per table before they are written */
@@ -40,6 +42,38 @@ bool my_merge_eligible(const my_apply_table *t)
 		}
 	}
 	return true;
+}
+
+/* Whether the target table holds nothing a DELETE and INSERT of a row would change
+ * beyond what an UPDATE does: no columns the changes do not write (an INSERT would reset
+ * them to their defaults) and no triggers (they would see other events). */
+bool my_merge_target_fits(my_apply *a, const my_apply_table *t)
+{
+	strbuf q = STRBUF_INIT;
+	strbuf_append(&q, "SELECT (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ");
+	my_sql_append_literal(&q, a->conn, t->rel.target_schema);
+	strbuf_append(&q, " AND TABLE_NAME = ");
+	my_sql_append_literal(&q, a->conn, t->rel.target_name);
+	strbuf_append(&q, " AND EXTRA NOT LIKE '%VIRTUAL GENERATED%' AND EXTRA NOT LIKE '%STORED GENERATED%'),"
+			  " (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ");
+	my_sql_append_literal(&q, a->conn, t->rel.target_schema);
+	strbuf_append(&q, " AND EVENT_OBJECT_TABLE = ");
+	my_sql_append_literal(&q, a->conn, t->rel.target_name);
+	strbuf_append_char(&q, ')');
+	char *err = NULL;
+	MYSQL_RES *res = strbuf_failed(&q) ? NULL : my_sql_query(a->conn, q.data, "target: reading the table's columns", &err);
+	strbuf_free(&q);
+	MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+	bool fits = row && row[0] && row[1] && strtol(row[0], NULL, 10) == t->rel.ncols && strtol(row[1], NULL, 10) == 0;
+	if (res == NULL)
+		log_warning("table %s: changes go one statement each: %s", t->qname, err ? err : "out of memory");
+	else if (!fits)
+		log_info("table %s: changes go one statement each (the target table has other columns than the source "
+			 "sends, or triggers)", t->qname);
+	if (res)
+		mysql_free_result(res);
+	free(err);
+	return fits;
 }
 
 void my_merge_free(my_merge *m)

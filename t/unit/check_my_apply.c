@@ -502,6 +502,29 @@ START_TEST(merged_changes_idempotent)
 }
 END_TEST
 
+
+/* A target table with a column the changes do not write keeps it: no merging there (an
+ * INSERT would reset it to its default), an UPDATE per change instead. */
+START_TEST(extra_target_columns_are_not_merged)
+{
+	LIVE_OR_SKIP();
+	exec_ok("ALTER TABLE " DB ".t ADD COLUMN note varchar(10) DEFAULT 'dflt'");
+	exec_ok("INSERT INTO " DB ".t VALUES (1, 'a', NULL, 'mine'), (2, 'b', NULL, 'mine')");
+	my_apply *a = open_engine(INVALID_VALUES_ERROR);
+	begin(a, POS(60));
+	upd(a, 1, POS(60), RECORD_IMAGE_NONE, NOROW, ROW(VI(1), VT("a2"), VN));
+	upd(a, 1, POS(60), RECORD_IMAGE_NONE, NOROW, ROW(VI(2), VT("b2"), VN));
+	ins(a, 1, POS(60), ROW(VI(3), VT("c"), VN));
+	commit(a, POS(60));
+	flush_ok(a);
+	my_apply_stats st;
+	my_apply_get_stats(a, &st);
+	my_apply_close(a);
+	ck_assert_uint_eq(st.merged_keys, 0);
+	ck_assert_str_eq(rows("SELECT CONCAT(id, v, note) FROM " DB ".t ORDER BY id"), "1a2mine|2b2mine|3cdflt");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("my_apply");
@@ -516,6 +539,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bursts_are_merged_by_key);
 	tcase_add_test(tc, merged_changes_keep_exact_checks);
 	tcase_add_test(tc, merged_changes_idempotent);
+	tcase_add_test(tc, extra_target_columns_are_not_merged);
 	suite_add_tcase(s, tc);
 	return s;
 }
