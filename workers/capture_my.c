@@ -40,6 +40,7 @@
 #include "common/log.h"
 #include "ipc/record.h"
 #include "workers/capture_int.h"
+#include "workers/capture_my_gtid.h"
 #include "workers/capture_route.h"
 #include "workers/idle.h"
 #include "workers/my_load.h"
@@ -72,6 +73,8 @@ typedef struct my_capture {
 	char start_file[256];    /* where this run's stream starts */
 	uint64_t start;          /* record_mysql_position of it */
 	uint64_t persisted;      /* the position last written to ferry.source_position */
+	char stored_gtid[MY_GTID_TEXT_MAX]; /* the GTID state stored with the position ("" none) */
+	capgtid gtid;            /* GTID states (a MariaDB source) */
 } my_capture;
 
 static int fail_source(my_capture *mc, const char *what, char *err)
@@ -198,18 +201,31 @@ static int read_position(my_capture *mc)
 	char *err = NULL;
 	bool found = false;
 	if (mc->ops->position_read(mc->target, mc->ctx->task->name, mc->start_file, sizeof mc->start_file, &mc->start,
-				   &found, &err) < 0)
+				   mc->stored_gtid, sizeof mc->stored_gtid, &found, &err) < 0)
 		return fail_target(mc, "stream position", err);
 	mc->fresh = !found;
 	return 0;
 }
 
-static int store_position(my_capture *mc, const char *file, uint64_t position, bool insert)
+/* gtid: the source's GTID state at position (NULL or "": unknown). */
+static int store_position(my_capture *mc, const char *file, uint64_t position, const char *gtid, bool insert)
 {
 	char *err = NULL;
-	if (mc->ops->position_store(mc->target, mc->ctx->task->name, file, position, insert, &err) < 0)
+	if (mc->ops->position_store(mc->target, mc->ctx->task->name, file, position, gtid, insert, &err) < 0)
 		return fail_target(mc, "stream position", err);
 	mc->persisted = position;
+	snprintf(mc->stored_gtid, sizeof mc->stored_gtid, "%s", gtid ? gtid : "");
+	capgtid_stored(&mc->gtid, position, gtid);
+	return 0;
+}
+
+/* How this run resumes (GTID or file:position): said once, with the reason. */
+static int plan_gtid(my_capture *mc)
+{
+	char *err = NULL;
+	if (capgtid_plan(&mc->gtid, mc->source->mysql, mc->info.mariadb, mc->fresh, mc->start_file,
+			 record_mysql_offset(mc->start), mc->start, mc->stored_gtid, &err) < 0)
+		return fail_source(mc, "GTID state", err);
 	return 0;
 }
 
@@ -231,7 +247,10 @@ static int take_start_position(my_capture *mc)
 	}
 	mysql_free_result(res);
 	if (rc == 0)
-		rc = store_position(mc, mc->start_file, mc->start, true);
+		rc = plan_gtid(mc);
+	char gtid[MY_GTID_TEXT_MAX];
+	if (rc == 0)
+		rc = store_position(mc, mc->start_file, mc->start, capgtid_start_text(&mc->gtid, gtid, sizeof gtid), true);
 	if (rc == 0)
 		log_info("new task: the change stream starts at binlog %s:%" PRIu32, mc->start_file,
 			 record_mysql_offset(mc->start));
@@ -338,18 +357,59 @@ static int require_start_file(my_capture *mc)
 			    mc->source->name, mc->start_file, *oldest ? oldest : "none");
 }
 
+/* A GTID start: the state's transactions must still be on the source (the server's own
+ * answer, error 1236, names no file and no way out). */
+static int require_start_gtid(my_capture *mc)
+{
+	char *why = NULL, *err = NULL;
+	int r = capgtid_available(&mc->gtid, mc->dump->mysql, mc->source->name, mc->start_file,
+				  record_mysql_offset(mc->start), &why, &err);
+	if (r < 0)
+		return fail_source(mc, "binlog stream", err);
+	if (r == 1)
+		return 0;
+	int rc = pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "%s", why);
+	free(why);
+	return rc;
+}
+
+/* The dump's start: after the stored GTID state (the server picks the file; a file
+ * name would override the state), or the stored file:position. */
+static void set_start(my_capture *mc, uint32_t offset)
+{
+	if (mc->gtid.resume) {
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_START, (unsigned long)4);
+	} else {
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FILENAME, mc->start_file, strlen(mc->start_file));
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_START, (unsigned long)(offset < 4 ? 4 : offset));
+	}
+}
+
+static void log_start(my_capture *mc, uint32_t offset)
+{
+	if (mc->gtid.resume)
+		log_info("reading the binlog from GTID %s (%s:%" PRIu32 ") as replica server_id %" PRId64, mc->stored_gtid,
+			 mc->start_file, offset, mc->ctx->task->server_id);
+	else
+		log_info("reading the binlog from %s:%" PRIu32 " as replica server_id %" PRId64, mc->start_file, offset,
+			 mc->ctx->task->server_id);
+}
+
 static int start_stream(my_capture *mc)
 {
 	bool checksum = true;
 	int rc = open_dump(mc, &checksum);
 	if (rc != 0)
 		return rc;
-	if ((rc = require_start_file(mc)) != 0)
+	if ((rc = mc->gtid.resume ? require_start_gtid(mc) : require_start_file(mc)) != 0)
 		return rc;
-	char err[512];
+	char err[512], *cerr = NULL;
+	if (capgtid_connect(&mc->gtid, mc->dump->mysql, &cerr) < 0)
+		return fail_source(mc, "binlog stream", cerr);
 	my_stream_options so = {.tables = &mc->tables, .ts = mc->ts, .emit = capture_router_emit, .emit_arg = &mc->router,
 				.invalid_values = mc->ctx->task->invalid_values, .checksum = checksum,
-				.file = mc->start_file};
+				.file = mc->start_file, .gtids = mc->gtid.known ? &mc->gtid.log : NULL};
 	if ((mc->stream = my_stream_new(&so, err, sizeof err)) == NULL)
 		return pg_task_fail(mc->ctx, FERRY_EXIT_TRANSIENT, "%s", err);
 	mc->rpl = mariadb_rpl_init(mc->dump->mysql);
@@ -357,21 +417,20 @@ static int start_stream(my_capture *mc)
 		return pg_task_fail(mc->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
 	uint32_t offset = record_mysql_offset(mc->start);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_SERVER_ID, (uint32_t)mc->ctx->task->server_id);
-	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FILENAME, mc->start_file, strlen(mc->start_file));
-	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_START, (unsigned long)(offset < 4 ? 4 : offset));
+	set_start(mc, offset);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FLAGS, 0);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_VERIFY_CHECKSUM, 1);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_UNCOMPRESS, 1);
 	if (mariadb_rpl_open(mc->rpl) != 0) {
 		unsigned e = mysql_errno(mc->dump->mysql);
 		return pg_task_fail(mc->ctx, e == 1236 ? FERRY_EXIT_FATAL : FERRY_EXIT_TRANSIENT,
-				    "source %s: the binlog cannot be read from %s:%" PRIu32 ": %s (error %u)%s", mc->source->name,
-				    mc->start_file, offset, mysql_error(mc->dump->mysql), e,
+				    "source %s: the binlog cannot be read from %s%s%s%s:%" PRIu32 ": %s (error %u)%s",
+				    mc->source->name, mc->gtid.resume ? "GTID " : "", mc->gtid.resume ? mc->stored_gtid : "",
+				    mc->gtid.resume ? " at " : "", mc->start_file, offset, mysql_error(mc->dump->mysql), e,
 				    e == 1236 ? ": the position the task needs is gone (purged?); start the task over "
 						"(delete its row in ferry.source_position and reload)" : "");
 	}
-	log_info("reading the binlog from %s:%" PRIu32 " as replica server_id %" PRId64, mc->start_file, offset,
-		 mc->ctx->task->server_id);
+	log_start(mc, offset);
 	return 0;
 }
 
@@ -394,18 +453,25 @@ static int status_tick(my_capture *mc)
 {
 	int64_t oldest_us;
 	uint64_t safe = safe_position(mc, &oldest_us), received = my_stream_received(mc->stream);
-	if (safe != mc->persisted) {
+	/* the state that belongs to safe, stored with it (also when only the state is new:
+	 * the first store after a task stored by an older ferry) */
+	char gtid[MY_GTID_TEXT_MAX];
+	const char *at_safe = capgtid_at(&mc->gtid, safe, gtid, sizeof gtid);
+	if (safe != mc->persisted || strcmp(at_safe ? at_safe : "", mc->stored_gtid) != 0) {
 		char file[256];
 		my_stream_file_name(my_stream_file(mc->stream), record_mysql_file_no(safe), file, sizeof file);
-		int rc = store_position(mc, file, safe, false);
+		int rc = store_position(mc, file, safe, at_safe, false);
 		if (rc != 0)
 			return rc;
 	}
 	atomic_store(&mc->ts->received_lsn, received);
 	atomic_store(&mc->ts->flushed_lsn, safe);
 	/* everything received is applied when no worker has work outstanding */
-	atomic_store(&mc->ts->applied_lsn, capture_router_applied(&mc->router, &oldest_us) == UINT64_MAX && received > safe
-						   ? received : safe);
+	uint64_t applied = capture_router_applied(&mc->router, &oldest_us) == UINT64_MAX && received > safe ? received
+													 : safe;
+	const char *at_applied = mc->gtid.tracked ? capgtid_at(&mc->gtid, applied, gtid, sizeof gtid) : NULL;
+	taskstate_gtid_set(mc->ts, at_applied ? at_applied : "");
+	atomic_store(&mc->ts->applied_lsn, applied);
 	uint64_t lag = 0;
 	if (received > safe)
 		lag = record_mysql_file_no(received) == record_mysql_file_no(safe)
@@ -442,6 +508,15 @@ static int lost_stream(my_capture *mc)
 	const char *why = e ? mysql_error(mc->dump->mysql) : mariadb_rpl_error(mc->rpl);
 	if (e == 0)
 		e = mariadb_rpl_errno(mc->rpl);
+	/* a GTID start is refused in the stream, before any event: name the state */
+	if (e == 1236 && mc->gtid.resume && my_stream_received(mc->stream) == 0)
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL,
+				    "source %s: the binlog cannot be read after GTID state \"%s\" (stored with binlog %s:%" PRIu32
+				    "), where the task's stream resumes: %s (error 1236). If the source purged those "
+				    "transactions or is another server without them, start the task over: delete its row in "
+				    "the target's ferry.source_position and restart ferryd (its tables load again)",
+				    mc->source->name, mc->stored_gtid, mc->start_file, record_mysql_offset(mc->start),
+				    why && *why ? why : "no reason given");
 	return pg_task_fail(mc->ctx, e == 1236 ? FERRY_EXIT_FATAL : FERRY_EXIT_TRANSIENT,
 			    "source %s: the binlog stream ended at %s: %s (error %u)", mc->source->name,
 			    my_stream_file(mc->stream), why && *why ? why : "no reason given", e);
@@ -491,6 +566,8 @@ static int run(my_capture *mc)
 	bool cdc = mc->ctx->task->migration_type != MIGRATION_FULL_LOAD;
 	if (rc == 0 && cdc)
 		rc = read_position(mc);
+	if (rc == 0 && cdc && !mc->fresh)
+		rc = plan_gtid(mc);
 	else if (rc == 0)
 		mc->fresh = true; /* a full load starts every table from zero, like PostgreSQL's */
 	if (rc == 0 && cdc && mc->fresh)
@@ -517,6 +594,7 @@ static void cleanup(my_capture *mc)
 		/* closing the replication handle does not close its connection */
 	}
 	my_stream_free(mc->stream);
+	capgtid_free(&mc->gtid);
 	if (mc->have_tables)
 		my_task_tables_free(&mc->tables);
 	if (mc->dump)

@@ -494,6 +494,8 @@ static int on_gtid(my_stream *s, const my_event *ev)
 	if (ev->type == MY_EV_GTID_MARIADB && my_binlog_gtid(ev, &g, s->err, sizeof s->err) < 0)
 		return -1;
 	uint32_t start = my_binlog_event_start(ev);
+	if (ev->type == MY_EV_GTID_MARIADB && s->o.gtids != NULL)
+		my_gtid_log_add(s->o.gtids, record_mysql_position(s->file_no, start), g.domain, g.server_id, g.seq);
 	if (ev->type == MY_EV_GTID_MARIADB && !(g.flags & MY_GTID_STANDALONE))
 		return begin_txn(s, start, g.seq, ev->timestamp, false);
 	/* a standalone group (MariaDB DDL) or MySQL's GTID: BEGIN or the statement follows */

@@ -186,14 +186,31 @@ static void append_task(strbuf *sb, MYSQL *conn, const char *task)
 	my_target_append_literal(sb, conn, task, strlen(task));
 }
 
+/* The gtid column came after the table: an older ferry's table gets it (NULL =
+ * unknown). Asked first: MySQL has no ADD COLUMN IF NOT EXISTS. */
+static int position_gtid_column(MYSQL *conn, char **err)
+{
+	char n[16];
+	if (my_sql_value(conn, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '" MY_TARGET_DB "'"
+			 " AND TABLE_NAME = 'source_position' AND COLUMN_NAME = 'gtid'", n, sizeof n,
+			 "target: reading the columns of ferry.source_position", err) < 0)
+		return -1;
+	if (strcmp(n, "0") != 0)
+		return 0;
+	return my_target_exec(conn, "ALTER TABLE `" MY_TARGET_DB "`.`source_position` ADD COLUMN `gtid` text NULL",
+			      "target: adding the gtid column to ferry.source_position", err);
+}
+
 static int position_read(endpoint_conn *target, const char *task, char *file, size_t file_size, uint64_t *position,
-			 bool *found, char **err)
+			 char *gtid, size_t gtid_size, bool *found, char **err)
 {
 	MYSQL *conn = target->mysql;
-	if (my_target_session(conn, err) < 0 || my_target_bookkeeping_init(conn, err) < 0)
+	if (my_target_session(conn, err) < 0 || my_target_bookkeeping_init(conn, err) < 0 ||
+	    position_gtid_column(conn, err) < 0)
 		return -1;
 	strbuf sb = STRBUF_INIT;
-	strbuf_append(&sb, "SELECT `file`, `position` FROM `" MY_TARGET_DB "`.`source_position` WHERE `task` = ");
+	strbuf_append(&sb, "SELECT `file`, `position`, IFNULL(`gtid`, '') FROM `" MY_TARGET_DB "`.`source_position`"
+		      " WHERE `task` = ");
 	append_task(&sb, conn, task);
 	MYSQL_RES *res = strbuf_failed(&sb) ? NULL
 					    : my_target_query(conn, sb.data, "target: reading ferry.source_position", err);
@@ -205,27 +222,40 @@ static int position_read(endpoint_conn *target, const char *task, char *file, si
 	if (*found) {
 		snprintf(file, file_size, "%s", row[0]);
 		*position = strtoull(row[1], NULL, 10);
+		snprintf(gtid, gtid_size, "%s", row[2] ? row[2] : "");
 	}
 	mysql_free_result(res);
 	return 0;
 }
 
-static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position, bool insert,
-			  char **err)
+static void append_gtid(strbuf *sb, MYSQL *conn, const char *gtid)
+{
+	if (gtid == NULL || *gtid == '\0')
+		strbuf_append(sb, "NULL");
+	else
+		my_target_append_literal(sb, conn, gtid, strlen(gtid));
+}
+
+static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position,
+			  const char *gtid, bool insert, char **err)
 {
 	MYSQL *conn = target->mysql;
 	strbuf sb = STRBUF_INIT;
 	if (insert) {
-		strbuf_append(&sb, "INSERT INTO `" MY_TARGET_DB "`.`source_position` (`task`, `file`, `position`) VALUES (");
+		strbuf_append(&sb, "INSERT INTO `" MY_TARGET_DB "`.`source_position` (`task`, `file`, `position`, `gtid`)"
+			      " VALUES (");
 		append_task(&sb, conn, task);
 		strbuf_append(&sb, ", ");
 		my_target_append_literal(&sb, conn, file, strlen(file));
-		strbuf_appendf(&sb, ", %" PRIu64 ")", position);
+		strbuf_appendf(&sb, ", %" PRIu64 ", ", position);
+		append_gtid(&sb, conn, gtid);
+		strbuf_append(&sb, ")");
 	} else {
 		strbuf_append(&sb, "UPDATE `" MY_TARGET_DB "`.`source_position` SET `file` = ");
 		my_target_append_literal(&sb, conn, file, strlen(file));
-		strbuf_appendf(&sb, ", `position` = %" PRIu64 ", `updated_at` = CURRENT_TIMESTAMP(6) WHERE `task` = ",
-			       position);
+		strbuf_appendf(&sb, ", `position` = %" PRIu64 ", `gtid` = ", position);
+		append_gtid(&sb, conn, gtid);
+		strbuf_append(&sb, ", `updated_at` = CURRENT_TIMESTAMP(6) WHERE `task` = ");
 		append_task(&sb, conn, task);
 	}
 	int rc = strbuf_failed(&sb) ? pg_load_fail(err, "out of memory")

@@ -199,18 +199,21 @@ static int plan_store(endpoint_conn *target, const pg_load_table *lt, int table,
 	return pg_load_plan_store(target->pg, lt, table, o, parts, n, plan, err);
 }
 
+/* The gtid column came after the table: an older ferry's table gets it (NULL = unknown). */
 static const char position_table_sql[] =
 	"CREATE SCHEMA IF NOT EXISTS \"ferry\";"
 	"CREATE TABLE IF NOT EXISTS \"ferry\".\"source_position\" (\"task\" text PRIMARY KEY, \"file\" text NOT NULL,"
-	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now())";
+	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now(), \"gtid\" text);"
+	"ALTER TABLE \"ferry\".\"source_position\" ADD COLUMN IF NOT EXISTS \"gtid\" text";
 
 static int position_read(endpoint_conn *target, const char *task, char *file, size_t file_size, uint64_t *position,
-			 bool *found, char **err)
+			 char *gtid, size_t gtid_size, bool *found, char **err)
 {
 	if (pg_load_command(target->pg, position_table_sql, 0, NULL, "target: creating ferry.source_position", err) < 0)
 		return -1;
 	const char *params[1] = {task};
-	PGresult *res = pg_load_exec(target->pg, "SELECT file, position FROM \"ferry\".\"source_position\" WHERE task = $1",
+	PGresult *res = pg_load_exec(target->pg,
+				     "SELECT file, position, coalesce(gtid, '') FROM \"ferry\".\"source_position\" WHERE task = $1",
 				     1, params, PGRES_TUPLES_OK, "target: reading ferry.source_position", err);
 	if (res == NULL)
 		return -1;
@@ -218,22 +221,24 @@ static int position_read(endpoint_conn *target, const char *task, char *file, si
 	if (*found) {
 		snprintf(file, file_size, "%s", PQgetvalue(res, 0, 0));
 		*position = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+		snprintf(gtid, gtid_size, "%s", PQgetvalue(res, 0, 2));
 	}
 	PQclear(res);
 	return 0;
 }
 
-static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position, bool insert,
-			  char **err)
+static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position,
+			  const char *gtid, bool insert, char **err)
 {
 	char pos[24];
 	snprintf(pos, sizeof pos, "%" PRIu64, position);
-	const char *params[3] = {task, file, pos};
+	const char *params[4] = {task, file, pos, gtid && *gtid ? gtid : NULL};
 	return pg_load_command(target->pg,
-			       insert ? "INSERT INTO \"ferry\".\"source_position\" (task, file, position) VALUES ($1, $2, $3::int8)"
-				      : "UPDATE \"ferry\".\"source_position\" SET file = $2, position = $3::int8, updated_at = now()"
-					" WHERE task = $1",
-			       3, params, "target: storing the stream position", err);
+			       insert ? "INSERT INTO \"ferry\".\"source_position\" (task, file, position, gtid)"
+					" VALUES ($1, $2, $3::int8, $4)"
+				      : "UPDATE \"ferry\".\"source_position\" SET file = $2, position = $3::int8, gtid = $4,"
+					" updated_at = now() WHERE task = $1",
+			       4, params, "target: storing the stream position", err);
 }
 
 /* ---- apply ------------------------------------------------------------------------------- */
