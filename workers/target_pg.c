@@ -203,13 +203,27 @@ static int plan_store(endpoint_conn *target, const pg_load_table *lt, int table,
 static const char position_table_sql[] =
 	"CREATE SCHEMA IF NOT EXISTS \"ferry\";"
 	"CREATE TABLE IF NOT EXISTS \"ferry\".\"source_position\" (\"task\" text PRIMARY KEY, \"file\" text NOT NULL,"
-	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now(), \"gtid\" text);"
-	"ALTER TABLE \"ferry\".\"source_position\" ADD COLUMN IF NOT EXISTS \"gtid\" text";
+	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now(), \"gtid\" text)";
+
+/* Asked first, so a table that has the column is not locked nor a notice logged. */
+static int position_gtid_column(PGconn *conn, char **err)
+{
+	PGresult *res = pg_load_exec(conn, "SELECT 1 FROM pg_attribute WHERE attrelid = '\"ferry\".\"source_position\"'::regclass"
+				     " AND attname = 'gtid' AND NOT attisdropped", 0, NULL, PGRES_TUPLES_OK,
+				     "target: reading the columns of ferry.source_position", err);
+	if (res == NULL)
+		return -1;
+	bool has = PQntuples(res) > 0;
+	PQclear(res);
+	return has ? 0 : pg_load_command(conn, "ALTER TABLE \"ferry\".\"source_position\" ADD COLUMN IF NOT EXISTS \"gtid\" text",
+					 0, NULL, "target: adding the gtid column to ferry.source_position", err);
+}
 
 static int position_read(endpoint_conn *target, const char *task, char *file, size_t file_size, uint64_t *position,
 			 char *gtid, size_t gtid_size, bool *found, char **err)
 {
-	if (pg_load_command(target->pg, position_table_sql, 0, NULL, "target: creating ferry.source_position", err) < 0)
+	if (pg_load_command(target->pg, position_table_sql, 0, NULL, "target: creating ferry.source_position", err) < 0 ||
+	    position_gtid_column(target->pg, err) < 0)
 		return -1;
 	const char *params[1] = {task};
 	PGresult *res = pg_load_exec(target->pg,
