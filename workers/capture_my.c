@@ -446,7 +446,12 @@ static uint64_t safe_position(my_capture *mc, int64_t *oldest_us)
 		if (need < safe)
 			safe = need;
 	}
-	return safe;
+	/* Nothing before the run's start is needed: it was safe when stored (or is P0), and
+	 * commits only move on. Without this floor the position would move back when a
+	 * worker idle since an old commit gets work, or to file:4 when a GTID start's
+	 * artificial ROTATE names the file before the first event: a state stored with such
+	 * a position would be after it. */
+	return safe < mc->start ? mc->start : safe;
 }
 
 static int status_tick(my_capture *mc)
