@@ -215,7 +215,6 @@ static int store_position(my_capture *mc, const char *file, uint64_t position, c
 		return fail_target(mc, "stream position", err);
 	mc->persisted = position;
 	snprintf(mc->stored_gtid, sizeof mc->stored_gtid, "%s", gtid ? gtid : "");
-	capgtid_stored(&mc->gtid, position, gtid);
 	return 0;
 }
 
@@ -224,7 +223,7 @@ static int plan_gtid(my_capture *mc)
 {
 	char *err = NULL;
 	if (capgtid_plan(&mc->gtid, mc->source->mysql, mc->info.mariadb, mc->fresh, mc->start_file,
-			 record_mysql_offset(mc->start), mc->start, mc->stored_gtid, &err) < 0)
+			 record_mysql_offset(mc->start), mc->stored_gtid, &err) < 0)
 		return fail_source(mc, "GTID state", err);
 	return 0;
 }
@@ -358,12 +357,16 @@ static int require_start_file(my_capture *mc)
 }
 
 /* A GTID start: the state's transactions must still be on the source (the server's own
- * answer, error 1236, names no file and no way out). */
+ * answer, error 1236, names no file and no way out), and the stored position must be
+ * this server's (capture_my_gtid.h). */
 static int require_start_gtid(my_capture *mc)
 {
 	char *why = NULL, *err = NULL;
 	int r = capgtid_available(&mc->gtid, mc->dump->mysql, mc->source->name, mc->start_file,
 				  record_mysql_offset(mc->start), &why, &err);
+	if (r == 1)
+		r = capgtid_same_server(&mc->gtid, mc->dump->mysql, mc->source->name, mc->start_file,
+					record_mysql_offset(mc->start), &why, &err);
 	if (r < 0)
 		return fail_source(mc, "binlog stream", err);
 	if (r == 1)

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/sqlquote.h"
+#include "workers/my_preflight.h"
 #include "workers/my_sql.h"
 
 /* The server's state at file:offset (BINLOG_GTID_POS): *known false when it cannot say
@@ -85,7 +86,7 @@ static int plan_from_server(capgtid *g, MYSQL *source, const char *file, uint32_
 }
 
 int capgtid_plan(capgtid *g, MYSQL *source, bool mariadb, bool fresh, const char *file, uint32_t offset,
-		 uint64_t position, const char *stored_text, char **err)
+		 const char *stored_text, char **err)
 {
 	if (!mariadb) {
 		plan_mysql(source);
@@ -114,7 +115,6 @@ int capgtid_plan(capgtid *g, MYSQL *source, bool mariadb, bool fresh, const char
 		return plan_from_server(g, source, file, offset, "the stored GTID state is not readable", err);
 	}
 	g->resume = true;
-	capgtid_stored(g, position, stored_text);
 	log_info("the stream resumes by GTID: the state \"%s\" stored with position %s:%" PRIu32 " (the source "
 		 "sends what follows it and names the file)", stored_text, file, offset);
 	return start_log(g);
@@ -165,6 +165,56 @@ int capgtid_available(capgtid *g, MYSQL *source, const char *source_name, const 
 	return *why ? 0 : (*err = strdup("out of memory"), -1);
 }
 
+/* Whether s is the state there: each domain there has the same GTID in s (s may keep a
+ * domain the server dropped from its state). */
+static bool same_state(const my_gtid_state *s, const my_gtid_state *there)
+{
+	for (int i = 0; i < there->n; i++) {
+		const my_gtid_entry *mine = my_gtid_find(s, there->d[i].domain);
+		if (mine == NULL || mine->server_id != there->d[i].server_id || mine->seq != there->d[i].seq)
+			return false;
+	}
+	return true;
+}
+
+int capgtid_same_server(capgtid *g, MYSQL *source, const char *source_name, const char *file, uint32_t offset,
+			char **why, char **err)
+{
+	my_gtid_state there;
+	bool known = false;
+	if (server_state_at(source, file, offset, &there, &known, err) < 0)
+		return -1;
+	if (known && same_state(&g->start, &there))
+		return 1;
+	char mine[MY_GTID_TEXT_MAX], theirs[MY_GTID_TEXT_MAX] = "";
+	my_gtid_format(&g->start, mine, sizeof mine);
+	if (!known) {
+		int listed = my_preflight_binlog_listed(source, file, NULL, 0, err);
+		if (listed < 0)
+			return -1;
+		if (!listed) {
+			log_warning("source %s: binlog file %s of the stored position is purged: whether the position is this "
+				    "server's cannot be checked; the source has the transactions after its GTID state", source_name,
+				    file);
+			return 1;
+		}
+	} else {
+		my_gtid_format(&there, theirs, sizeof theirs);
+	}
+	strbuf sb = STRBUF_INIT;
+	strbuf_appendf(&sb, "source %s: the task's stored position %s:%" PRIu32 " (GTID state \"%s\") is not a position of "
+		       "this server: %s%s%s. The source is another server than the one the task read (a failover, or the "
+		       "endpoint points elsewhere) or its binary logs were reset. ferry's positions are one server's binlog "
+		       "file:pos and are not moved to another server yet: point the endpoint back at the server the task "
+		       "read, or start the task over (delete its row in the target's ferry.source_position and restart "
+		       "ferryd; its tables load again)", source_name, file, offset, mine,
+		       known ? "it says the GTID state there is \"" : "its file has no event boundary there",
+		       known ? theirs : "", known ? "\"" : "");
+	*why = strbuf_detach(&sb);
+	strbuf_free(&sb);
+	return *why ? 0 : (*err = strdup("out of memory"), -1);
+}
+
 int capgtid_connect(const capgtid *g, MYSQL *dump, char **err)
 {
 	if (!g->resume)
@@ -186,24 +236,12 @@ const char *capgtid_at(capgtid *g, uint64_t position, char *buf, size_t size)
 {
 	if (!g->tracked || !g->known)
 		return NULL;
+	/* not known when the log no longer reaches back to position (an apply worker far
+	 * behind): nothing rather than an approximation (see the header) */
 	my_gtid_state s;
 	if (my_gtid_log_at(&g->log, position, &s))
 		return my_gtid_format(&s, buf, size) < 0 ? NULL : buf;
-	/* The log no longer reaches back to position (an apply worker far behind). The state
-	 * stored last is older than position when its position is: resuming after it re-reads
-	 * transactions from before position, which is safe on this server because apply
-	 * skips what it has committed by file:pos; a state after position would lose some. */
-	if (g->stored_known && g->stored_position <= position)
-		return my_gtid_format(&g->stored_state, buf, size) < 0 ? NULL : buf;
 	return NULL;
-}
-
-void capgtid_stored(capgtid *g, uint64_t position, const char *text)
-{
-	char perr[256];
-	snprintf(g->stored, sizeof g->stored, "%s", text ? text : "");
-	g->stored_known = text != NULL && *text && my_gtid_parse(text, &g->stored_state, perr, sizeof perr) == 0;
-	g->stored_position = position;
 }
 
 void capgtid_free(capgtid *g)

@@ -14,8 +14,12 @@
  * A MySQL source resumes by file:position, also with gtid_mode = ON (the client library
  * cannot start a dump from a MySQL GTID set); that is logged once.
  *
- * The state stored with a position is never after it (that would skip transactions): it
- * is exact, from the stream's GTID log, or else an older one (see capgtid_at). */
+ * The state stored with a position is exactly the state there (from the stream's GTID
+ * log), or none: never one after it (that would skip transactions). An older one would
+ * be safe on the same server (apply skips what it has by file:pos), but exact states let
+ * a restart check that the server is the one the positions belong to (capgtid_same_server);
+ * "none" lasts only while an apply worker is more than the log's reach behind, and a
+ * restart then resumes by file:position. */
 #ifndef FERRY_CAPTURE_MY_GTID_H
 #define FERRY_CAPTURE_MY_GTID_H
 
@@ -33,19 +37,14 @@ typedef struct capgtid {
 	bool known;              /* the log below is set up */
 	my_gtid_state start;     /* the state at (or, stored, at or before) the start position */
 	my_gtid_log log;         /* every GTID this run read (my_stream adds them) */
-	/* the state last stored and its position: a fallback for a lookup the log cannot answer */
-	char stored[MY_GTID_TEXT_MAX];
-	my_gtid_state stored_state;
-	bool stored_known;
-	uint64_t stored_position;
 } capgtid;
 
 /* Decides how the run resumes and logs it. source: an ordinary connection; mariadb: the
  * source's flavour; fresh: no stored position (file/offset: the start position just
- * taken); else the stored file, offset and position, and stored_text its stored state
- * ("" none). 0, or -1 with *err (the connection failed). */
+ * taken); else the stored file and offset, and stored_text its stored state ("" none).
+ * 0, or -1 with *err (the connection failed). */
 int capgtid_plan(capgtid *g, MYSQL *source, bool mariadb, bool fresh, const char *file, uint32_t offset,
-		 uint64_t position, const char *stored_text, char **err);
+		 const char *stored_text, char **err);
 
 /* The text to store with the fresh start position ("" unknown). */
 const char *capgtid_start_text(const capgtid *g, char *buf, size_t size);
@@ -55,15 +54,22 @@ const char *capgtid_start_text(const capgtid *g, char *buf, size_t size);
 int capgtid_available(capgtid *g, MYSQL *source, const char *source_name, const char *file, uint32_t offset,
 		      char **why, char **err);
 
+/* Before a GTID start: whether the stored position is one of this server's, with the
+ * stored state there (each domain the server lists there at the same GTID; a domain
+ * it no longer lists, deleted with DELETE_DOMAIN_ID, is let pass).
+ * Positions are one server's binlog file:pos; on another server (a failover, an
+ * endpoint pointed elsewhere, binary logs reset) apply's skip by position would drop or
+ * repeat changes, and ferry does not rebase positions yet. 1 yes (or cannot tell: the
+ * file is purged); 0 no, with *why (malloc'd); -1 with *err. */
+int capgtid_same_server(capgtid *g, MYSQL *source, const char *source_name, const char *file, uint32_t offset,
+			char **why, char **err);
+
 /* On the dump connection, before the dump opens: the session variables of a GTID start. */
 int capgtid_connect(const capgtid *g, MYSQL *dump, char **err);
 
 /* The state at position as text into buf: buf, or NULL when it is not known (then
- * nothing is stored with the position). Never a state after position. */
+ * nothing is stored with the position). */
 const char *capgtid_at(capgtid *g, uint64_t position, char *buf, size_t size);
-
-/* After position was stored with text (NULL: none). */
-void capgtid_stored(capgtid *g, uint64_t position, const char *text);
 
 void capgtid_free(capgtid *g);
 

@@ -14,6 +14,11 @@ require_ferry_binaries
 
 start_mariadb src || BAIL_OUT "cannot start MariaDB"
 start_pg dst || BAIL_OUT "cannot start PostgreSQL"
+# a replica of src (its binlog has the same GTIDs at other positions): from here on
+start_mariadb replica --log-slave-updates || BAIL_OUT "cannot start the replica"
+my_sql replica "RESET MASTER; SET GLOBAL gtid_slave_pos = '$(my_sql src 'SELECT @@gtid_binlog_pos')';
+	CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = $SRC_PORT, MASTER_USER = 'ferry',
+	MASTER_PASSWORD = '$SRC_PASSWORD', MASTER_USE_GTID = slave_pos; START SLAVE" || BAIL_OUT "cannot start replication"
 
 my() { my_sql src "$*"; }
 # MariaDB lists a state's domains in no particular order; ferry sorts them
@@ -142,5 +147,27 @@ has_gtid() { [[ -n $(stored | cut -d'|' -f3) ]]; }
 ok "the gtid column is back and a state is stored again" wait_until 10 has_gtid
 check_stored "that state is the source's at the stored position"
 stop_ferryd "$ini"
+
+# ---- the source fails over to its replica: positions there are not the task's -------------------
+replica_caught_up() { [[ $(my_sql replica 'SELECT @@gtid_slave_pos' | sorted) == "$(source_gtid)" ]]; }
+ok "the replica has every transaction of the source" wait_until 30 replica_caught_up
+isnt "$(my_sql replica 'SHOW MASTER STATUS' | cut -f2)" "$(my 'SHOW MASTER STATUS' | cut -f2)" \
+	"the replica's binlog positions differ from the source's"
+rows_before=$(dst_sums)
+fo=$TEST_TMP/failover.ini
+write_ferry_ini "$fo" restart_delay=200ms restart_delay_max=1s
+ini_endpoint "$fo" mysrc replica
+ini_endpoint "$fo" pgdst dst
+ini_task "$fo" mig mysrc pgdst apply_workers=2 commit_rows=50 target_table_prep=drop create_tables=yes
+watch_log "$(ferry_log_dir "$fo")"/*.log
+my "INSERT INTO ev VALUES (0, 6000)" >/dev/null
+fo_error() { jq_status "$fo" '.tasks[] | select(.name == "mig") | .error // empty'; }
+fo_failed() { [[ -n $(fo_error) ]]; }
+ok "ferryd starts against the replica" start_ferryd "$fo"
+ok "the task stops with an error rather than mixing two servers' positions" wait_until 30 fo_failed
+like "$(fo_error)" "is not a position of this server.*another server.*start the task over" \
+	"the error says the positions belong to another server and what to do"
+is "$(dst_sums)" "$rows_before" "nothing was applied from the replica"
+stop_ferryd "$fo"
 
 done_testing
