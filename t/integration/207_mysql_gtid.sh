@@ -87,17 +87,23 @@ check_stored "the stored GTID state is the source's at the stored position (idle
 # ---- changes in three domains; the stored state follows the position as it moves -----------------
 writes 1000 60 0.02 &
 writer=$!
-mid_ok=0 mid_seen=0
+mid_ok=0 mid_seen=0 mid_positions=""
 for _ in 1 2 3 4 5; do
 	sleep 0.5
 	row=$(stored)
 	IFS='|' read -r file pos gtid <<<"$row"
 	want=$(my "SELECT BINLOG_GTID_POS('$file', $((pos % 4294967296)))" | sorted)
 	mid_seen=$((mid_seen + 1))
-	[[ -n $gtid && $gtid == "$want" ]] && mid_ok=$((mid_ok + 1)) || diag "stored $row, source there: $want"
+	mid_positions+="$pos "
+	if [[ -n $gtid && $gtid == "$want" ]]; then
+		mid_ok=$((mid_ok + 1))
+	else
+		diag "stored $row, source there: $want"
+	fi
 done
 wait "$writer"
 is "$mid_ok/$mid_seen" "$mid_seen/$mid_seen" "while writes go on, every stored GTID state is the source's at its position"
+ok "the stored position moved while they went on" test "$(tr ' ' '\n' <<<"$mid_positions" | sort -u | grep -c .)" -ge 2
 ok "the changes of three domains arrive" wait_until 60 synced
 is "$(domains)" 3 "the source now has three domains"
 check_stored "the stored GTID state is the source's at the stored position (three domains)"
