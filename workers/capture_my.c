@@ -10,9 +10,11 @@
  *  2. preflight (workers/my_preflight.h): each problem says what to change;
  *  3. the stream position: ferry.source_position on the target (target_ops.position_read,
  *     on either engine) holds where the stream
- *     resumes (the role of PostgreSQL's slot). None: a fresh task, P0 = the binlog's
- *     current position, stored before anything is loaded; every load worker's snapshot
- *     is taken after it, so streaming from P0 misses nothing;
+ *     resumes (the role of PostgreSQL's slot), with a MariaDB source's GTID state there.
+ *     None: a fresh task, P0 = the binlog's current position, stored (with the state
+ *     there) before anything is loaded; every load worker's snapshot is taken after it,
+ *     so streaming from P0 misses nothing. Whether the stream resumes by GTID or by
+ *     file:position is capture_my_gtid.h's decision, logged once with the reason;
  *  4. first start in this ferryd: target DDL, owners, partitions (capture_plan.c with
  *     this engine's hooks), then publish the plan; there is no shared snapshot (each
  *     load worker takes its own, with its exact position);
@@ -21,11 +23,14 @@
  *     second), events turned into records by workers/my_stream.h. Once a second the
  *     position nothing before which is needed any more (the lowest every apply worker
  *     with outstanding work has committed, else the last transaction boundary) is
- *     written to ferry.source_position: after a restart of capture, of ferryd or of the
- *     source, the stream resumes there and apply skips what it had committed.
+ *     written to ferry.source_position with the GTID state exactly there (the stream's
+ *     GTID log): after a restart of capture, of ferryd or of the source, the stream
+ *     resumes there (after that state) and apply skips what it had committed. The
+ *     state at the task's applied position is published for status.
  * A lost source is a transient exit (the supervisor restarts capture with its apply
- * workers); a purged start position, a refused value or a changed table is fatal with
- * the reason. */
+ * workers); a purged start position, a stored position that is not the connected
+ * server's (a failover: positions are not moved between servers yet), a refused value or
+ * a changed table is fatal with the reason. */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -574,10 +579,10 @@ static int run(my_capture *mc)
 	bool cdc = mc->ctx->task->migration_type != MIGRATION_FULL_LOAD;
 	if (rc == 0 && cdc)
 		rc = read_position(mc);
-	if (rc == 0 && cdc && !mc->fresh)
-		rc = plan_gtid(mc);
 	else if (rc == 0)
 		mc->fresh = true; /* a full load starts every table from zero, like PostgreSQL's */
+	if (rc == 0 && cdc && !mc->fresh)
+		rc = plan_gtid(mc); /* a fresh task's is planned with its start position */
 	if (rc == 0 && cdc && mc->fresh)
 		rc = take_start_position(mc);
 	if (rc == 0 && !atomic_load_explicit(&mc->ts->plan_ready, memory_order_acquire))
