@@ -222,7 +222,8 @@ static int position_read(endpoint_conn *target, const char *task, char *file, si
 	if (*found) {
 		snprintf(file, file_size, "%s", row[0]);
 		*position = strtoull(row[1], NULL, 10);
-		snprintf(gtid, gtid_size, "%s", row[2] ? row[2] : "");
+		/* a text longer than any state ferry writes is not one: unknown, never cut short */
+		snprintf(gtid, gtid_size, "%s", row[2] && strlen(row[2]) < gtid_size ? row[2] : "");
 	}
 	mysql_free_result(res);
 	return 0;

@@ -235,7 +235,9 @@ static int position_read(endpoint_conn *target, const char *task, char *file, si
 	if (*found) {
 		snprintf(file, file_size, "%s", PQgetvalue(res, 0, 0));
 		*position = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-		snprintf(gtid, gtid_size, "%s", PQgetvalue(res, 0, 2));
+		/* a text longer than any state ferry writes is not one: unknown, never cut short */
+		const char *g = PQgetvalue(res, 0, 2);
+		snprintf(gtid, gtid_size, "%s", strlen(g) < gtid_size ? g : "");
 	}
 	PQclear(res);
 	return 0;
