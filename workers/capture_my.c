@@ -233,6 +233,75 @@ static int plan_gtid(my_capture *mc)
 	return 0;
 }
 
+/* The stored position belongs to another server (moved here, or it is a replica after a
+ * failover): when nothing past the stored position was applied and every table is
+ * loaded, the stored GTID state says exactly what the target has, so the task's
+ * positions start over on this server after it (the target's progress rows reset before
+ * any apply worker reads them: only at a start of ferryd, before the plan). */
+static int move_to_server(my_capture *mc, char *fact)
+{
+	static const char way_out[] = "Either point the endpoint back at the server the task read, or start the task "
+				      "over (delete its row in the target's ferry.source_position and restart ferryd; its "
+				      "tables load again)";
+	log_warning("%s", fact); /* the detail: the messages below stay short enough for status */
+	free(fact);
+	const char *name = mc->source->name;
+	uint32_t offset = record_mysql_offset(mc->start);
+	if (atomic_load_explicit(&mc->ts->plan_ready, memory_order_acquire))
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "source %s: the stored position %s:%" PRIu32 " is not a position "
+				    "of this server: the source changed while ferryd ran (a failover?). Restart ferryd to "
+				    "move the task onto it by its GTID state. %s", name, mc->start_file, offset, way_out);
+	uint64_t ahead = 0;
+	int64_t unloaded = 0;
+	char *err = NULL, ahead_file[256];
+	int r = mc->ops->position_rebase(mc->target, mc->ctx->task->name, mc->start, mc->stored_gtid, &ahead, &unloaded,
+					 &err);
+	if (r < 0)
+		return fail_target(mc, "moving the task onto another source server", err);
+	my_stream_file_name(mc->start_file, record_mysql_file_no(ahead), ahead_file, sizeof ahead_file);
+	if (r == 0 && ahead > 0)
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "source %s: the stored position %s:%" PRIu32 " is not a "
+				    "position of this server (another server than the one the task read?), and the task cannot "
+				    "move onto it: an apply worker committed %s:%" PRIu32 ", past it, so the GTID state stored "
+				    "with it does not tell what the target has after it. %s", name, mc->start_file, offset,
+				    ahead_file, record_mysql_offset(ahead), way_out);
+	if (r == 0)
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "source %s: the stored position %s:%" PRIu32 " is not a "
+				    "position of this server (another server than the one the task read?), and the task cannot "
+				    "move onto it: %" PRId64 " table%s still loading (load positions are the other server's). "
+				    "%s", name, mc->start_file, offset, unloaded, unloaded == 1 ? " was" : "s were", way_out);
+	log_warning("source %s is another server than the one the task read (a switchover?): every transaction up to "
+		    "GTID state \"%s\" is on the target and none after it, so the task moves onto this server: apply "
+		    "progress and load positions start over, the stream after that GTID state", name, mc->stored_gtid);
+	mc->start = 0;
+	mc->start_file[0] = '\0';
+	return 0;
+}
+
+/* A GTID start: the state's transactions must still be on the source (the server's own
+ * answer, error 1236, names no file and no way out), and the stored position must be
+ * this server's, or the task moves onto this one. A moved task's position is ("", 0)
+ * until its first store: its GTID state is all there is to check. */
+static int require_start_gtid(my_capture *mc)
+{
+	char *why = NULL, *err = NULL;
+	MYSQL *conn = mc->source->mysql;
+	uint32_t offset = record_mysql_offset(mc->start);
+	int r = capgtid_available(&mc->gtid, conn, mc->source->name, mc->start_file, offset, &why, &err);
+	if (r == 1 && mc->start != 0) {
+		r = capgtid_same_server(&mc->gtid, conn, mc->source->name, mc->start_file, offset, &why, &err);
+		if (r == 0)
+			return move_to_server(mc, why);
+	}
+	if (r < 0)
+		return fail_source(mc, "binlog position", err);
+	if (r == 1)
+		return 0;
+	int rc = pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "%s", why);
+	free(why);
+	return rc;
+}
+
 /* A fresh task: the binlog's current position is P0. */
 static int take_start_position(my_capture *mc)
 {
@@ -361,26 +430,6 @@ static int require_start_file(my_capture *mc)
 			    mc->source->name, mc->start_file, *oldest ? oldest : "none");
 }
 
-/* A GTID start: the state's transactions must still be on the source (the server's own
- * answer, error 1236, names no file and no way out), and the stored position must be
- * this server's (capture_my_gtid.h). */
-static int require_start_gtid(my_capture *mc)
-{
-	char *why = NULL, *err = NULL;
-	int r = capgtid_available(&mc->gtid, mc->dump->mysql, mc->source->name, mc->start_file,
-				  record_mysql_offset(mc->start), &why, &err);
-	if (r == 1)
-		r = capgtid_same_server(&mc->gtid, mc->dump->mysql, mc->source->name, mc->start_file,
-					record_mysql_offset(mc->start), &why, &err);
-	if (r < 0)
-		return fail_source(mc, "binlog stream", err);
-	if (r == 1)
-		return 0;
-	int rc = pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "%s", why);
-	free(why);
-	return rc;
-}
-
 /* The dump's start: after the stored GTID state (the server picks the file; a file
  * name would override the state), or the stored file:position. */
 static void set_start(my_capture *mc, uint32_t offset)
@@ -396,7 +445,10 @@ static void set_start(my_capture *mc, uint32_t offset)
 
 static void log_start(my_capture *mc, uint32_t offset)
 {
-	if (mc->gtid.resume)
+	if (mc->gtid.resume && mc->start == 0)
+		log_info("reading the binlog from GTID %s (a task moved onto this server: positions start over) as replica "
+			 "server_id %" PRId64, mc->stored_gtid, mc->ctx->task->server_id);
+	else if (mc->gtid.resume)
 		log_info("reading the binlog from GTID %s (%s:%" PRIu32 ") as replica server_id %" PRId64, mc->stored_gtid,
 			 mc->start_file, offset, mc->ctx->task->server_id);
 	else
@@ -410,7 +462,7 @@ static int start_stream(my_capture *mc)
 	int rc = open_dump(mc, &checksum);
 	if (rc != 0)
 		return rc;
-	if ((rc = mc->gtid.resume ? require_start_gtid(mc) : require_start_file(mc)) != 0)
+	if (!mc->gtid.resume && (rc = require_start_file(mc)) != 0)
 		return rc;
 	char err[512], *cerr = NULL;
 	if (capgtid_connect(&mc->gtid, mc->dump->mysql, &cerr) < 0)
@@ -583,6 +635,8 @@ static int run(my_capture *mc)
 		mc->fresh = true; /* a full load starts every table from zero, like PostgreSQL's */
 	if (rc == 0 && cdc && !mc->fresh)
 		rc = plan_gtid(mc); /* a fresh task's is planned with its start position */
+	if (rc == 0 && cdc && mc->gtid.resume)
+		rc = require_start_gtid(mc); /* before the plan: it may move the task's positions */
 	if (rc == 0 && cdc && mc->fresh)
 		rc = take_start_position(mc);
 	if (rc == 0 && !atomic_load_explicit(&mc->ts->plan_ready, memory_order_acquire))

@@ -203,11 +203,7 @@ int capgtid_same_server(capgtid *g, MYSQL *source, const char *source_name, cons
 	}
 	strbuf sb = STRBUF_INIT;
 	strbuf_appendf(&sb, "source %s: the task's stored position %s:%" PRIu32 " (GTID state \"%s\") is not a position of "
-		       "this server: %s%s%s. The source is another server than the one the task read (a failover, or the "
-		       "endpoint points elsewhere) or its binary logs were reset. ferry's positions are one server's binlog "
-		       "file:pos and are not moved to another server yet: point the endpoint back at the server the task "
-		       "read, or start the task over (delete its row in the target's ferry.source_position and restart "
-		       "ferryd; its tables load again)", source_name, file, offset, mine,
+		       "this server: %s%s%s", source_name, file, offset, mine,
 		       known ? "it says the GTID state there is \"" : "its file has no event boundary there",
 		       known ? theirs : "", known ? "\"" : "");
 	*why = strbuf_detach(&sb);

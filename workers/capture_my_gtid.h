@@ -59,8 +59,9 @@ int capgtid_available(capgtid *g, MYSQL *source, const char *source_name, const 
  * it no longer lists, deleted with DELETE_DOMAIN_ID, is let pass).
  * Positions are one server's binlog file:pos; on another server (a failover, an
  * endpoint pointed elsewhere, binary logs reset) apply's skip by position would drop or
- * repeat changes, and ferry does not rebase positions yet. 1 yes (or cannot tell: the
- * file is purged); 0 no, with *why (malloc'd); -1 with *err. */
+ * repeat changes: capture_my.c moves the task onto the server or stops. 1 yes (or
+ * cannot tell: the file is purged); 0 no, with *why (malloc'd: the fact, for capture's
+ * message); -1 with *err. */
 int capgtid_same_server(capgtid *g, MYSQL *source, const char *source_name, const char *file, uint32_t offset,
 			char **why, char **err);
 

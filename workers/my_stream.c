@@ -483,7 +483,9 @@ static int on_position_event(my_stream *s, const my_event *ev)
 	}
 	set_file(s, file);
 	s->received = record_mysql_position(s->file_no, (uint32_t)pos);
-	if (!s->in_txn && pos >= 4)
+	/* an artificial ROTATE only names the file the server reads: after a GTID start it
+	 * says 4, before the events the server skips up to the GTID state */
+	if (!s->in_txn && pos >= 4 && !(ev->type == MY_EV_ROTATE && (ev->flags & MY_EVENT_ARTIFICIAL)))
 		s->boundary = s->received;
 	return 0;
 }

@@ -101,6 +101,15 @@ typedef struct target_ops {
 	/* insert: the first store of the task, else an update. gtid NULL or "": unknown. */
 	int (*position_store)(endpoint_conn *target, const char *task, const char *file, uint64_t position,
 			      const char *gtid, bool insert, char **err);
+	/* Moves a task's positions onto another source server (capture_my.c: a switchover
+	 * found by GTID). In one transaction, when no apply worker committed past upto and
+	 * every planned table is loaded: every apply worker's progress to 0, every table's
+	 * load position to NULL, the stream position to (file "", 0, gtid). 1 done; 0
+	 * refused (*ahead: the highest committed position when past upto, else 0;
+	 * *unloaded: planned tables not loaded); -1 with *err. Before any apply worker of
+	 * the task reads its progress. */
+	int (*position_rebase)(endpoint_conn *target, const char *task, uint64_t upto, const char *gtid,
+			       uint64_t *ahead, int64_t *unloaded, char **err);
 	/* ---- apply ---- */
 	void *(*apply_open)(endpoint_conn *target, const task_config *task, int worker, char **err);
 	uint64_t (*apply_position)(const void *a);

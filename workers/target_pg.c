@@ -257,6 +257,80 @@ static int position_store(endpoint_conn *target, const char *task, const char *f
 			       4, params, "target: storing the stream position", err);
 }
 
+static int64_t first_value(PGresult *res, int col)
+{
+	int64_t v = PQntuples(res) > 0 && !PQgetisnull(res, 0, col) ? strtoll(PQgetvalue(res, 0, col), NULL, 10) : 0;
+	PQclear(res);
+	return v;
+}
+
+/* Whether the task may move: its apply workers' highest position and its unloaded tables
+ * (tables ferry has not created yet count as none; no apply worker of the task runs:
+ * they wait for the plan capture publishes after this). */
+static int rebase_check(PGconn *conn, const char *task, uint64_t *highest, int64_t *unloaded, char **err)
+{
+	const char *params[1] = {task};
+	PGresult *res = pg_load_exec(conn, "SELECT to_regclass('\"ferry\".\"apply_progress\"') IS NOT NULL,"
+				     " to_regclass('\"ferry\".\"load_plan\"') IS NOT NULL AND"
+				     " to_regclass('\"ferry\".\"load_progress\"') IS NOT NULL", 0, NULL, PGRES_TUPLES_OK,
+				     "target: reading the bookkeeping tables", err);
+	if (res == NULL)
+		return -1;
+	bool has_apply = strcmp(PQgetvalue(res, 0, 0), "t") == 0, has_load = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	*highest = 0;
+	*unloaded = 0;
+	if (has_apply) {
+		res = pg_load_exec(conn, "SELECT max(position) FROM \"ferry\".\"apply_progress\" WHERE task = $1",
+				   1, params, PGRES_TUPLES_OK, "target: reading ferry.apply_progress", err);
+		if (res == NULL)
+			return -1;
+		*highest = (uint64_t)first_value(res, 0);
+	}
+	if (has_load) {
+		res = pg_load_exec(conn, "SELECT count(DISTINCT p.source_table) FROM \"ferry\".\"load_plan\" p WHERE p.task = $1"
+				   " AND NOT EXISTS (SELECT 1 FROM \"ferry\".\"load_progress\" l WHERE l.task = p.task"
+				   " AND l.source_table = p.source_table AND l.partition = 0)", 1, params, PGRES_TUPLES_OK,
+				   "target: reading ferry.load_progress", err);
+		if (res == NULL)
+			return -1;
+		*unloaded = first_value(res, 0);
+	}
+	return (has_apply ? 1 : 0) | (has_load ? 2 : 0);
+}
+
+static int position_rebase(endpoint_conn *target, const char *task, uint64_t upto, const char *gtid,
+			   uint64_t *ahead, int64_t *unloaded, char **err)
+{
+	PGconn *conn = target->pg;
+	uint64_t highest = 0;
+	*ahead = 0;
+	if (pg_load_command(conn, "BEGIN", 0, NULL, "target: moving the task's positions", err) < 0)
+		return -1;
+	int has = rebase_check(conn, task, &highest, unloaded, err);
+	const char *params[2] = {task, gtid};
+	int rc = has < 0 ? -1 : highest > upto || *unloaded > 0 ? 0 : 1;
+	if (rc == 0 && highest > upto)
+		*ahead = highest;
+	if (rc == 1 && (has & 1) &&
+	    pg_load_command(conn, "UPDATE \"ferry\".\"apply_progress\" SET position = 0, updated_at = now() WHERE task = $1",
+			    1, params, "target: resetting ferry.apply_progress", err) < 0)
+		rc = -1;
+	if (rc == 1 && (has & 2) &&
+	    pg_load_command(conn, "UPDATE \"ferry\".\"load_progress\" SET finish_position = NULL WHERE task = $1", 1, params,
+			    "target: resetting the load positions", err) < 0)
+		rc = -1;
+	if (rc == 1 && pg_load_command(conn, "UPDATE \"ferry\".\"source_position\" SET file = '', position = 0, gtid = $2,"
+				       " updated_at = now() WHERE task = $1", 2, params, "target: storing the stream position",
+				       err) < 0)
+		rc = -1;
+	if (rc == 1 && pg_load_command(conn, "COMMIT", 0, NULL, "target: moving the task's positions", err) < 0)
+		rc = -1;
+	if (rc != 1)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	return rc;
+}
+
 /* ---- apply ------------------------------------------------------------------------------- */
 
 static void *apply_open(endpoint_conn *target, const task_config *task, int worker, char **err)
@@ -297,6 +371,7 @@ const target_ops target_pg_ops = {
 	.plan_store = plan_store,
 	.position_read = position_read,
 	.position_store = position_store,
+	.position_rebase = position_rebase,
 	.apply_open = apply_open,
 	.apply_position = apply_position,
 	.apply_set_idempotent = apply_set_idempotent,

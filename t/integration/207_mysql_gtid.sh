@@ -20,7 +20,8 @@ my_sql replica "RESET MASTER; SET GLOBAL gtid_slave_pos = '$(my_sql src 'SELECT 
 	CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = $SRC_PORT, MASTER_USER = 'ferry',
 	MASTER_PASSWORD = '$SRC_PASSWORD', MASTER_USE_GTID = slave_pos; START SLAVE" || BAIL_OUT "cannot start replication"
 
-my() { my_sql src "$*"; }
+srv=src  # the server the task reads (a replica becomes the primary below)
+my() { my_sql "$srv" "$*"; }
 # MariaDB lists a state's domains in no particular order; ferry sorts them
 sorted() { tr ',' '\n' | sort -t- -k1,1n | paste -sd,; }
 # ev: one row per write, no key (a change applied twice would be a second row);
@@ -47,8 +48,9 @@ dst_sums() {
 	pg_sql dst "SELECT count(*), sum(n), sum(dom) FROM app.ev; SELECT count(*), sum(v), sum(dom) FROM app.t" |
 		tr '|\n' '  '
 }
+cfg=$ini  # the configuration ferryd runs with
 synced() {
-	[[ $(task_field "$ini" mig phase) == cdc && $(task_field "$ini" mig lag_bytes) == 0 && $(src_sums) == "$(dst_sums)" ]]
+	[[ $(task_field "$cfg" mig phase) == cdc && $(task_field "$cfg" mig lag_bytes) == 0 && $(src_sums) == "$(dst_sums)" ]]
 }
 # The stored row and what the source says the GTID state is at its file:pos.
 stored() { pg_sql dst "SELECT file, position, coalesce(gtid, '') FROM ferry.source_position WHERE task = 'mig'"; }
@@ -64,6 +66,12 @@ check_stored() {  # check_stored DESCRIPTION: the stored gtid is the source's at
 		diag "stored: $row; BINLOG_GTID_POS there: $want"
 	fi
 }
+check_stored_quiet() {  # the stored gtid is the source's at the stored position
+	local file pos gtid
+	IFS='|' read -r file pos gtid <<<"$(stored)"
+	[[ -n $gtid && $gtid == "$(my "SELECT BINLOG_GTID_POS('$file', $((pos % 4294967296)))" | sorted)" ]]
+}
+applied_is_source_fo() { [[ $(task_field "$fo" mig applied_gtid) == "$(my 'SELECT @@gtid_binlog_pos' | sorted)" ]]; }
 # writes N..N+COUNT-1, round robin over domains 0, 1 and 2; each a transaction of its
 # own in that domain (domain 2 appears only once the task runs)
 writes() {  # writes FROM COUNT [PAUSE]
@@ -159,21 +167,50 @@ replica_caught_up() { [[ $(my_sql replica 'SELECT @@gtid_slave_pos' | sorted) ==
 ok "the replica has every transaction of the source" wait_until 30 replica_caught_up
 isnt "$(my_sql replica 'SHOW MASTER STATUS' | cut -f2)" "$(my 'SHOW MASTER STATUS' | cut -f2)" \
 	"the replica's binlog positions differ from the source's"
-rows_before=$(dst_sums)
 fo=$TEST_TMP/failover.ini
 write_ferry_ini "$fo" restart_delay=200ms restart_delay_max=1s
 ini_endpoint "$fo" mysrc replica
 ini_endpoint "$fo" pgdst dst
 ini_task "$fo" mig mysrc pgdst apply_workers=2 commit_rows=50 target_table_prep=drop create_tables=yes
+fo_log=$(ferry_log_dir "$fo")/capture-mig.log
 watch_log "$(ferry_log_dir "$fo")"/*.log
-my "INSERT INTO ev VALUES (0, 6000)" >/dev/null
 fo_error() { jq_status "$fo" '.tasks[] | select(.name == "mig") | .error // empty'; }
 fo_failed() { [[ -n $(fo_error) ]]; }
+
+# An apply worker that committed past the stored position: the GTID state cannot say
+# which transactions after it the target has, so the task must not move.
+rows_before=$(dst_sums)
+pg_sql dst "UPDATE ferry.apply_progress SET position = position + 4294967296 WHERE task = 'mig' AND worker = 1" >/dev/null
 ok "ferryd starts against the replica" start_ferryd "$fo"
-ok "the task stops with an error rather than mixing two servers' positions" wait_until 30 fo_failed
-like "$(fo_error)" "is not a position of this server.*another server.*start the task over" \
-	"the error says the positions belong to another server and what to do"
+ok "with a worker past the stored position the task stops with an error" wait_until 30 fo_failed
+like "$(fo_error)" "is not a position of this server.*another server.*cannot move onto it: an apply worker committed binlog\.[0-9]+:[0-9]+, past it.*start the task over" \
+	"the error says the positions belong to another server, why the task cannot move, and what to do"
 is "$(dst_sums)" "$rows_before" "nothing was applied from the replica"
+stop_ferryd "$fo"
+pg_sql dst "UPDATE ferry.apply_progress SET position = position - 4294967296 WHERE task = 'mig' AND worker = 1" >/dev/null
+
+# A switchover: the task had drained, the replica becomes the primary and takes the
+# writes; the task moves onto it by its GTID state and loses and repeats nothing.
+my_sql replica "STOP SLAVE; RESET SLAVE ALL" >/dev/null
+srv=replica cfg=$fo
+ok "ferryd starts against the new primary" start_ferryd "$fo"
+writes 3000 30
+ok "the writes on the new primary arrive" wait_until 60 synced
+like_file "$fo_log" "another server than the one the task read.*the task moves onto this server" "the log says the task moved onto the new server"
+like_file "$fo_log" "is not a position of this server: its file has no event boundary there|is not a position of this server: it says the GTID state there is" \
+	"and why the stored position is not this server's"
+like_file "$fo_log" "reading the binlog from GTID [0-9,-]+ \(a task moved onto this server" "and that it reads after the GTID state"
+is "$(src_sums)" "$(dst_sums)" "counts and sums equal on the new primary and the target"
+is "$(pg_sql dst "SELECT count(*) - count(DISTINCT (dom, n)) FROM app.ev")" 0 "no change applied twice (keyless table)"
+ok "the stored position is the new primary's, with its GTID state there" wait_until 10 check_stored_quiet
+stop_ferryd "$fo"
+writes 3100 6
+ok "ferryd starts again on the new primary" start_ferryd "$fo"
+ok "the writes made meanwhile arrive" wait_until 60 synced
+is "$(grep -c 'the task moves onto this server' "$fo_log")" 1 "the task moved once"
+ok "and resumes by GTID on the new primary" grep -Eq 'reading the binlog from GTID [0-9,-]+ \(binlog\.[0-9]+:[0-9]+\)' "$fo_log"
+is "$(pg_sql dst "SELECT count(*) - count(DISTINCT (dom, n)) FROM app.ev")" 0 "still no change applied twice"
+ok "applied_gtid is the new primary's @@gtid_binlog_pos" wait_until 20 applied_is_source_fo
 stop_ferryd "$fo"
 
 done_testing
