@@ -29,8 +29,8 @@
  *     state at the task's applied position is published for status.
  * A lost source is a transient exit (the supervisor restarts capture with its apply
  * workers); a purged start position, a stored position that is not the connected
- * server's (a failover: positions are not moved between servers yet), a refused value or
- * a changed table is fatal with the reason. */
+ * server's and cannot be moved onto it (move_to_server), a refused value or a changed
+ * table is fatal with the reason. */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>

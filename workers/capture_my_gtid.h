@@ -11,6 +11,8 @@
  *    file:pos, which apply's skip compares as before.
  *  - A stored position without one (stored by an older ferry): file:position this time,
  *    the state there taken from the server, stored from then on.
+ *  - A stored position that is not the server's (capgtid_same_server): capture_my.c
+ *    moves the task onto this server (a switchover) or stops with the reason.
  * A MySQL source resumes by file:position, also with gtid_mode = ON (the client library
  * cannot start a dump from a MySQL GTID set); that is logged once.
  *

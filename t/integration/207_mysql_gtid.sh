@@ -9,6 +9,10 @@
 # counts and sums asked of each server). A position stored by an older ferry (no gtid
 # column) resumes by file:position and gets its GTID state from then on. status
 # --json's applied_gtid is the source's @@gtid_binlog_pos once the task has drained.
+# Then a replica (log_slave_updates: the same GTIDs at other positions) as the source:
+# with an apply worker past the stored position the task refuses to move onto it (an
+# error that says why); after a switchover of a drained task it moves onto the new
+# primary by its GTID state and loses and repeats nothing, also across a restart there.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 require_ferry_binaries
 
