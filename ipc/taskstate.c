@@ -1,5 +1,5 @@
 /* Per-task shared state: layout in the supervisor's segment, queue resets for a restart
- * group, partition claims. */
+ * group, partition claims, the published GTID text. */
 #include "ipc/taskstate.h"
 
 #include <stdarg.h>
@@ -119,6 +119,44 @@ int taskstate_claim_partition(taskstate *s, int n)
 			return i;
 	}
 	return -1;
+}
+
+void taskstate_gtid_set(taskstate *s, const char *text)
+{
+	char buf[TASKSTATE_GTID_MAX] = {0};
+	if (strlen(text) < sizeof buf)
+		memcpy(buf, text, strlen(text));
+	uint32_t seq = atomic_load_explicit(&s->applied_gtid_seq, memory_order_relaxed);
+	atomic_store_explicit(&s->applied_gtid_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (size_t w = 0; w < TASKSTATE_GTID_MAX / 8; w++) {
+		uint64_t v;
+		memcpy(&v, buf + w * 8, 8);
+		atomic_store_explicit(&s->applied_gtid[w], v, memory_order_relaxed);
+	}
+	atomic_store_explicit(&s->applied_gtid_seq, seq + 2, memory_order_release);
+}
+
+void taskstate_gtid_get(const taskstate *s, char *out, size_t size)
+{
+	char buf[TASKSTATE_GTID_MAX];
+	/* a write takes microseconds once a second: a few tries always find a quiet moment */
+	for (int tries = 0; tries < 1000; tries++) {
+		uint32_t before = atomic_load_explicit(&s->applied_gtid_seq, memory_order_acquire);
+		if (before & 1)
+			continue;
+		for (size_t w = 0; w < TASKSTATE_GTID_MAX / 8; w++) {
+			uint64_t v = atomic_load_explicit(&s->applied_gtid[w], memory_order_relaxed);
+			memcpy(buf + w * 8, &v, 8);
+		}
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->applied_gtid_seq, memory_order_relaxed) == before) {
+			buf[sizeof buf - 1] = '\0';
+			snprintf(out, size, "%s", buf);
+			return;
+		}
+	}
+	snprintf(out, size, "%s", "");
 }
 
 const char *table_state_name(table_state st)

@@ -44,6 +44,7 @@
 #define TASKSTATE_SNAPSHOT_MAX 64
 #define TASKSTATE_MAX_XIP 64
 #define TASKSTATE_TOUCH_WORDS 8  /* 512 key buckets per table for validation's re-checks */
+#define TASKSTATE_GTID_MAX 2816  /* a MariaDB GTID state's text, NUL included (64 domains) */
 
 /* Table states, as `ferryctl status --json` names them (the design's names). */
 typedef enum table_state {
@@ -183,6 +184,13 @@ typedef struct taskstate {
 	_Atomic uint64_t lag_bytes;
 	_Atomic int64_t lag_seconds;
 	_Atomic uint64_t changes_captured;
+	/* The source's GTID state at applied_lsn (a MariaDB source; "" unknown or another
+	 * engine), written by capture with each applied_lsn, read through
+	 * taskstate_gtid_get(): a sequence counter (odd while a write is under way) around
+	 * the text, held in atomic words so a reader racing a write sees no torn word and
+	 * retries. */
+	_Atomic uint32_t applied_gtid_seq;
+	_Atomic uint64_t applied_gtid[TASKSTATE_GTID_MAX / 8];
 	spill_budget spill;              /* the task's spill cap, shared by its queues */
 	taskstate_table tables[TASKSTATE_MAX_TABLES];
 	taskstate_partition parts[TASKSTATE_MAX_PARTITIONS];
@@ -234,6 +242,12 @@ void taskstate_changed(taskstate *s);
 void taskstate_set_loading(taskstate *s, int n, int k, int64_t rows);
 /* What status shows as a table's rows loaded: committed rows plus those in flight. */
 int64_t taskstate_rows_loaded(const taskstate_table *t);
+
+/* Capture (the one writer) publishes the GTID state text at applied_lsn (cut at
+ * TASKSTATE_GTID_MAX - 1 bytes: then "" is published, unknown, rather than a wrong
+ * prefix); any process reads a consistent copy into out (size TASKSTATE_GTID_MAX). */
+void taskstate_gtid_set(taskstate *s, const char *text);
+void taskstate_gtid_get(const taskstate *s, char *out, size_t size);
 
 const char *table_state_name(table_state st);
 const char *validation_state_name(validation_state st);

@@ -257,9 +257,10 @@ static void print_tables(const json_value *tasks)
 		const json_value *tables = json_get(task, "tables");
 		if (tables == NULL || tables->type != JSON_ARRAY || tables->count == 0)
 			continue;
-		printf("\ntask %s: lag %.0f bytes, %.0f s; spill %.0f bytes\n", json_get_string(task, "name"),
+		const char *gtid = json_get_string(task, "applied_gtid");
+		printf("\ntask %s: lag %.0f bytes, %.0f s; spill %.0f bytes%s%s\n", json_get_string(task, "name"),
 		       json_get_number(task, "lag_bytes", 0), json_get_number(task, "lag_seconds", 0),
-		       json_get_number(task, "spill_bytes", 0));
+		       json_get_number(task, "spill_bytes", 0), gtid ? "; applied GTID " : "", gtid ? gtid : "");
 		printf("  %-40s %-12s %12s %12s %12s\n", "TABLE", "STATE", "ROWS", "ESTIMATED", "CHANGES");
 		for (int j = 0; j < tables->count; j++) {
 			const json_value *tb = &tables->items[j];

@@ -118,6 +118,10 @@ static void task_json(const supervisor *s, int task_no, int64_t now_ms, jsonbuf 
 		 * and before which every committed transaction is on the target. */
 		json_member_int(jb, "received_position", (int64_t)atomic_load(&ts->received_lsn));
 		json_member_int(jb, "applied_position", (int64_t)atomic_load(&ts->applied_lsn));
+		/* a MariaDB source's GTID state at applied_position ("" unknown: null) */
+		char gtid[TASKSTATE_GTID_MAX];
+		taskstate_gtid_get(ts, gtid, sizeof gtid);
+		json_member_string(jb, "applied_gtid", gtid[0] ? gtid : NULL);
 		json_member_int(jb, "changes_captured", (int64_t)atomic_load(&ts->changes_captured));
 	}
 	json_key(jb, "tables");

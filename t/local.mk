@@ -16,6 +16,7 @@ UNIT_TESTS += t/unit/check_pg_capture
 UNIT_TESTS += t/unit/check_taskstate
 UNIT_TESTS += t/unit/check_typemap
 UNIT_TESTS += t/unit/check_my_catalog t/unit/check_my_preflight t/unit/check_my_load t/unit/check_my_binlog
+UNIT_TESTS += t/unit/check_my_gtid
 
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -89,6 +90,9 @@ t_unit_check_my_load_LDADD = $(UNIT_LDADD)
 t_unit_check_my_binlog_SOURCES = t/unit/check_my_binlog.c
 t_unit_check_my_binlog_CFLAGS = $(UNIT_CFLAGS)
 t_unit_check_my_binlog_LDADD = $(UNIT_LDADD)
+t_unit_check_my_gtid_SOURCES = t/unit/check_my_gtid.c
+t_unit_check_my_gtid_CFLAGS = $(UNIT_CFLAGS)
+t_unit_check_my_gtid_LDADD = $(UNIT_LDADD)
 
 # -- benchmark programs (built by `make bench`, never run by make check)
 EXTRA_PROGRAMS = t/bench/bench_ring t/bench/bench_spill
@@ -117,6 +121,7 @@ INTEGRATION_TESTS = \
 	t/integration/110_pg_cdc_cases.sh \
 	t/integration/120_pg_bad_source_target.sh \
 	t/integration/205_mysql_purged.sh \
+	t/integration/207_mysql_gtid.sh \
 	t/integration/200_mysql_to_pg.sh \
 	t/integration/210_pg_to_mysql.sh \
 	t/integration/220_mysql_to_mysql.sh

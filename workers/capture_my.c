@@ -10,9 +10,11 @@
  *  2. preflight (workers/my_preflight.h): each problem says what to change;
  *  3. the stream position: ferry.source_position on the target (target_ops.position_read,
  *     on either engine) holds where the stream
- *     resumes (the role of PostgreSQL's slot). None: a fresh task, P0 = the binlog's
- *     current position, stored before anything is loaded; every load worker's snapshot
- *     is taken after it, so streaming from P0 misses nothing;
+ *     resumes (the role of PostgreSQL's slot), with a MariaDB source's GTID state there.
+ *     None: a fresh task, P0 = the binlog's current position, stored (with the state
+ *     there) before anything is loaded; every load worker's snapshot is taken after it,
+ *     so streaming from P0 misses nothing. Whether the stream resumes by GTID or by
+ *     file:position is capture_my_gtid.h's decision, logged once with the reason;
  *  4. first start in this ferryd: target DDL, owners, partitions (capture_plan.c with
  *     this engine's hooks), then publish the plan; there is no shared snapshot (each
  *     load worker takes its own, with its exact position);
@@ -21,11 +23,14 @@
  *     second), events turned into records by workers/my_stream.h. Once a second the
  *     position nothing before which is needed any more (the lowest every apply worker
  *     with outstanding work has committed, else the last transaction boundary) is
- *     written to ferry.source_position: after a restart of capture, of ferryd or of the
- *     source, the stream resumes there and apply skips what it had committed.
+ *     written to ferry.source_position with the GTID state exactly there (the stream's
+ *     GTID log): after a restart of capture, of ferryd or of the source, the stream
+ *     resumes there (after that state) and apply skips what it had committed. The
+ *     state at the task's applied position is published for status.
  * A lost source is a transient exit (the supervisor restarts capture with its apply
- * workers); a purged start position, a refused value or a changed table is fatal with
- * the reason. */
+ * workers); a purged start position, a stored position that is not the connected
+ * server's and cannot be moved onto it (move_to_server), a refused value or a changed
+ * table is fatal with the reason. */
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +45,7 @@
 #include "common/log.h"
 #include "ipc/record.h"
 #include "workers/capture_int.h"
+#include "workers/capture_my_gtid.h"
 #include "workers/capture_route.h"
 #include "workers/idle.h"
 #include "workers/my_load.h"
@@ -72,6 +78,8 @@ typedef struct my_capture {
 	char start_file[256];    /* where this run's stream starts */
 	uint64_t start;          /* record_mysql_position of it */
 	uint64_t persisted;      /* the position last written to ferry.source_position */
+	char stored_gtid[MY_GTID_TEXT_MAX]; /* the GTID state stored with the position ("" none) */
+	capgtid gtid;            /* GTID states (a MariaDB source) */
 } my_capture;
 
 static int fail_source(my_capture *mc, const char *what, char *err)
@@ -198,19 +206,100 @@ static int read_position(my_capture *mc)
 	char *err = NULL;
 	bool found = false;
 	if (mc->ops->position_read(mc->target, mc->ctx->task->name, mc->start_file, sizeof mc->start_file, &mc->start,
-				   &found, &err) < 0)
+				   mc->stored_gtid, sizeof mc->stored_gtid, &found, &err) < 0)
 		return fail_target(mc, "stream position", err);
 	mc->fresh = !found;
 	return 0;
 }
 
-static int store_position(my_capture *mc, const char *file, uint64_t position, bool insert)
+/* gtid: the source's GTID state at position (NULL or "": unknown). */
+static int store_position(my_capture *mc, const char *file, uint64_t position, const char *gtid, bool insert)
 {
 	char *err = NULL;
-	if (mc->ops->position_store(mc->target, mc->ctx->task->name, file, position, insert, &err) < 0)
+	if (mc->ops->position_store(mc->target, mc->ctx->task->name, file, position, gtid, insert, &err) < 0)
 		return fail_target(mc, "stream position", err);
 	mc->persisted = position;
+	snprintf(mc->stored_gtid, sizeof mc->stored_gtid, "%s", gtid ? gtid : "");
 	return 0;
+}
+
+/* How this run resumes (GTID or file:position): said once, with the reason. */
+static int plan_gtid(my_capture *mc)
+{
+	char *err = NULL;
+	if (capgtid_plan(&mc->gtid, mc->source->mysql, mc->info.mariadb, mc->fresh, mc->start_file,
+			 record_mysql_offset(mc->start), mc->stored_gtid, &err) < 0)
+		return fail_source(mc, "GTID state", err);
+	return 0;
+}
+
+/* The stored position belongs to another server (moved here, or it is a replica after a
+ * failover): when nothing past the stored position was applied and every table is
+ * loaded, the stored GTID state says exactly what the target has, so the task's
+ * positions start over on this server after it (the target's progress rows reset before
+ * any apply worker reads them: only at a start of ferryd, before the plan). */
+static int move_to_server(my_capture *mc, char *fact)
+{
+	static const char way_out[] = "Either point the endpoint back at the server the task read, or start the task "
+				      "over (delete its row in the target's ferry.source_position and restart ferryd; its "
+				      "tables load again)";
+	log_warning("%s", fact); /* the detail: the messages below stay short enough for status */
+	free(fact);
+	const char *name = mc->source->name;
+	uint32_t offset = record_mysql_offset(mc->start);
+	if (atomic_load_explicit(&mc->ts->plan_ready, memory_order_acquire))
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "source %s: the stored position %s:%" PRIu32 " is not a position "
+				    "of this server: the source changed while ferryd ran (a failover?). Restart ferryd to "
+				    "move the task onto it by its GTID state. %s", name, mc->start_file, offset, way_out);
+	uint64_t ahead = 0;
+	int64_t unloaded = 0;
+	char *err = NULL, ahead_file[256];
+	int r = mc->ops->position_rebase(mc->target, mc->ctx->task->name, mc->start, mc->stored_gtid, &ahead, &unloaded,
+					 &err);
+	if (r < 0)
+		return fail_target(mc, "moving the task onto another source server", err);
+	my_stream_file_name(mc->start_file, record_mysql_file_no(ahead), ahead_file, sizeof ahead_file);
+	if (r == 0 && ahead > 0)
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "source %s: the stored position %s:%" PRIu32 " is not a "
+				    "position of this server (another server than the one the task read?), and the task cannot "
+				    "move onto it: an apply worker committed %s:%" PRIu32 ", past it, so the GTID state stored "
+				    "with it does not tell what the target has after it. %s", name, mc->start_file, offset,
+				    ahead_file, record_mysql_offset(ahead), way_out);
+	if (r == 0)
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "source %s: the stored position %s:%" PRIu32 " is not a "
+				    "position of this server (another server than the one the task read?), and the task cannot "
+				    "move onto it: %" PRId64 " table%s still loading (load positions are the other server's). "
+				    "%s", name, mc->start_file, offset, unloaded, unloaded == 1 ? " was" : "s were", way_out);
+	log_warning("source %s is another server than the one the task read (a switchover?): every transaction up to "
+		    "GTID state \"%s\" is on the target and none after it, so the task moves onto this server: apply "
+		    "progress and load positions start over, the stream after that GTID state", name, mc->stored_gtid);
+	mc->start = 0;
+	mc->start_file[0] = '\0';
+	return 0;
+}
+
+/* A GTID start: the state's transactions must still be on the source (the server's own
+ * answer, error 1236, names no file and no way out), and the stored position must be
+ * this server's, or the task moves onto this one. A moved task's position is ("", 0)
+ * until its first store: its GTID state is all there is to check. */
+static int require_start_gtid(my_capture *mc)
+{
+	char *why = NULL, *err = NULL;
+	MYSQL *conn = mc->source->mysql;
+	uint32_t offset = record_mysql_offset(mc->start);
+	int r = capgtid_available(&mc->gtid, conn, mc->source->name, mc->start_file, offset, &why, &err);
+	if (r == 1 && mc->start != 0) {
+		r = capgtid_same_server(&mc->gtid, conn, mc->source->name, mc->start_file, offset, &why, &err);
+		if (r == 0)
+			return move_to_server(mc, why);
+	}
+	if (r < 0)
+		return fail_source(mc, "binlog position", err);
+	if (r == 1)
+		return 0;
+	int rc = pg_task_fail(mc->ctx, FERRY_EXIT_FATAL, "%s", why);
+	free(why);
+	return rc;
 }
 
 /* A fresh task: the binlog's current position is P0. */
@@ -231,7 +320,10 @@ static int take_start_position(my_capture *mc)
 	}
 	mysql_free_result(res);
 	if (rc == 0)
-		rc = store_position(mc, mc->start_file, mc->start, true);
+		rc = plan_gtid(mc);
+	char gtid[MY_GTID_TEXT_MAX];
+	if (rc == 0)
+		rc = store_position(mc, mc->start_file, mc->start, capgtid_start_text(&mc->gtid, gtid, sizeof gtid), true);
 	if (rc == 0)
 		log_info("new task: the change stream starts at binlog %s:%" PRIu32, mc->start_file,
 			 record_mysql_offset(mc->start));
@@ -338,18 +430,46 @@ static int require_start_file(my_capture *mc)
 			    mc->source->name, mc->start_file, *oldest ? oldest : "none");
 }
 
+/* The dump's start: after the stored GTID state (the server picks the file; a file
+ * name would override the state), or the stored file:position. */
+static void set_start(my_capture *mc, uint32_t offset)
+{
+	if (mc->gtid.resume) {
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_START, (unsigned long)4);
+	} else {
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FILENAME, mc->start_file, strlen(mc->start_file));
+		mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_START, (unsigned long)(offset < 4 ? 4 : offset));
+	}
+}
+
+static void log_start(my_capture *mc, uint32_t offset)
+{
+	if (mc->gtid.resume && mc->start == 0)
+		log_info("reading the binlog from GTID %s (a task moved onto this server: positions start over) as replica "
+			 "server_id %" PRId64, mc->stored_gtid, mc->ctx->task->server_id);
+	else if (mc->gtid.resume)
+		log_info("reading the binlog from GTID %s (%s:%" PRIu32 ") as replica server_id %" PRId64, mc->stored_gtid,
+			 mc->start_file, offset, mc->ctx->task->server_id);
+	else
+		log_info("reading the binlog from %s:%" PRIu32 " as replica server_id %" PRId64, mc->start_file, offset,
+			 mc->ctx->task->server_id);
+}
+
 static int start_stream(my_capture *mc)
 {
 	bool checksum = true;
 	int rc = open_dump(mc, &checksum);
 	if (rc != 0)
 		return rc;
-	if ((rc = require_start_file(mc)) != 0)
+	if (!mc->gtid.resume && (rc = require_start_file(mc)) != 0)
 		return rc;
-	char err[512];
+	char err[512], *cerr = NULL;
+	if (capgtid_connect(&mc->gtid, mc->dump->mysql, &cerr) < 0)
+		return fail_source(mc, "binlog stream", cerr);
 	my_stream_options so = {.tables = &mc->tables, .ts = mc->ts, .emit = capture_router_emit, .emit_arg = &mc->router,
 				.invalid_values = mc->ctx->task->invalid_values, .checksum = checksum,
-				.file = mc->start_file};
+				.file = mc->start_file, .gtids = mc->gtid.known ? &mc->gtid.log : NULL};
 	if ((mc->stream = my_stream_new(&so, err, sizeof err)) == NULL)
 		return pg_task_fail(mc->ctx, FERRY_EXIT_TRANSIENT, "%s", err);
 	mc->rpl = mariadb_rpl_init(mc->dump->mysql);
@@ -357,21 +477,20 @@ static int start_stream(my_capture *mc)
 		return pg_task_fail(mc->ctx, FERRY_EXIT_TRANSIENT, "out of memory");
 	uint32_t offset = record_mysql_offset(mc->start);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_SERVER_ID, (uint32_t)mc->ctx->task->server_id);
-	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FILENAME, mc->start_file, strlen(mc->start_file));
-	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_START, (unsigned long)(offset < 4 ? 4 : offset));
+	set_start(mc, offset);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_FLAGS, 0);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_VERIFY_CHECKSUM, 1);
 	mariadb_rpl_optionsv(mc->rpl, MARIADB_RPL_UNCOMPRESS, 1);
 	if (mariadb_rpl_open(mc->rpl) != 0) {
 		unsigned e = mysql_errno(mc->dump->mysql);
 		return pg_task_fail(mc->ctx, e == 1236 ? FERRY_EXIT_FATAL : FERRY_EXIT_TRANSIENT,
-				    "source %s: the binlog cannot be read from %s:%" PRIu32 ": %s (error %u)%s", mc->source->name,
-				    mc->start_file, offset, mysql_error(mc->dump->mysql), e,
+				    "source %s: the binlog cannot be read from %s%s%s%s:%" PRIu32 ": %s (error %u)%s",
+				    mc->source->name, mc->gtid.resume ? "GTID " : "", mc->gtid.resume ? mc->stored_gtid : "",
+				    mc->gtid.resume ? " at " : "", mc->start_file, offset, mysql_error(mc->dump->mysql), e,
 				    e == 1236 ? ": the position the task needs is gone (purged?); start the task over "
 						"(delete its row in ferry.source_position and reload)" : "");
 	}
-	log_info("reading the binlog from %s:%" PRIu32 " as replica server_id %" PRId64, mc->start_file, offset,
-		 mc->ctx->task->server_id);
+	log_start(mc, offset);
 	return 0;
 }
 
@@ -387,25 +506,37 @@ static uint64_t safe_position(my_capture *mc, int64_t *oldest_us)
 		if (need < safe)
 			safe = need;
 	}
-	return safe;
+	/* Nothing before the run's start is needed: it was safe when stored (or is P0), and
+	 * commits only move on. Without this floor the position would move back when a
+	 * worker idle since an old commit gets work, or to file:4 when a GTID start's
+	 * artificial ROTATE names the file before the first event: a state stored with such
+	 * a position would be after it. */
+	return safe < mc->start ? mc->start : safe;
 }
 
 static int status_tick(my_capture *mc)
 {
 	int64_t oldest_us;
 	uint64_t safe = safe_position(mc, &oldest_us), received = my_stream_received(mc->stream);
-	if (safe != mc->persisted) {
+	/* the state that belongs to safe, stored with it (also when only the state is new:
+	 * the first store after a task stored by an older ferry) */
+	char gtid[MY_GTID_TEXT_MAX];
+	const char *at_safe = capgtid_at(&mc->gtid, safe, gtid, sizeof gtid);
+	if (safe != mc->persisted || strcmp(at_safe ? at_safe : "", mc->stored_gtid) != 0) {
 		char file[256];
 		my_stream_file_name(my_stream_file(mc->stream), record_mysql_file_no(safe), file, sizeof file);
-		int rc = store_position(mc, file, safe, false);
+		int rc = store_position(mc, file, safe, at_safe, false);
 		if (rc != 0)
 			return rc;
 	}
 	atomic_store(&mc->ts->received_lsn, received);
 	atomic_store(&mc->ts->flushed_lsn, safe);
 	/* everything received is applied when no worker has work outstanding */
-	atomic_store(&mc->ts->applied_lsn, capture_router_applied(&mc->router, &oldest_us) == UINT64_MAX && received > safe
-						   ? received : safe);
+	uint64_t applied = capture_router_applied(&mc->router, &oldest_us) == UINT64_MAX && received > safe ? received
+													 : safe;
+	const char *at_applied = mc->gtid.tracked ? capgtid_at(&mc->gtid, applied, gtid, sizeof gtid) : NULL;
+	taskstate_gtid_set(mc->ts, at_applied ? at_applied : "");
+	atomic_store(&mc->ts->applied_lsn, applied);
 	uint64_t lag = 0;
 	if (received > safe)
 		lag = record_mysql_file_no(received) == record_mysql_file_no(safe)
@@ -442,6 +573,15 @@ static int lost_stream(my_capture *mc)
 	const char *why = e ? mysql_error(mc->dump->mysql) : mariadb_rpl_error(mc->rpl);
 	if (e == 0)
 		e = mariadb_rpl_errno(mc->rpl);
+	/* a GTID start is refused in the stream, before any event: name the state */
+	if (e == 1236 && mc->gtid.resume && my_stream_received(mc->stream) == 0)
+		return pg_task_fail(mc->ctx, FERRY_EXIT_FATAL,
+				    "source %s: the binlog cannot be read after GTID state \"%s\" (stored with binlog %s:%" PRIu32
+				    "), where the task's stream resumes: %s (error 1236). If the source purged those "
+				    "transactions or is another server without them, start the task over: delete its row in "
+				    "the target's ferry.source_position and restart ferryd (its tables load again)",
+				    mc->source->name, mc->stored_gtid, mc->start_file, record_mysql_offset(mc->start),
+				    why && *why ? why : "no reason given");
 	return pg_task_fail(mc->ctx, e == 1236 ? FERRY_EXIT_FATAL : FERRY_EXIT_TRANSIENT,
 			    "source %s: the binlog stream ended at %s: %s (error %u)", mc->source->name,
 			    my_stream_file(mc->stream), why && *why ? why : "no reason given", e);
@@ -493,6 +633,10 @@ static int run(my_capture *mc)
 		rc = read_position(mc);
 	else if (rc == 0)
 		mc->fresh = true; /* a full load starts every table from zero, like PostgreSQL's */
+	if (rc == 0 && cdc && !mc->fresh)
+		rc = plan_gtid(mc); /* a fresh task's is planned with its start position */
+	if (rc == 0 && cdc && mc->gtid.resume)
+		rc = require_start_gtid(mc); /* before the plan: it may move the task's positions */
 	if (rc == 0 && cdc && mc->fresh)
 		rc = take_start_position(mc);
 	if (rc == 0 && !atomic_load_explicit(&mc->ts->plan_ready, memory_order_acquire))
@@ -517,6 +661,7 @@ static void cleanup(my_capture *mc)
 		/* closing the replication handle does not close its connection */
 	}
 	my_stream_free(mc->stream);
+	capgtid_free(&mc->gtid);
 	if (mc->have_tables)
 		my_task_tables_free(&mc->tables);
 	if (mc->dump)

@@ -16,6 +16,7 @@ libferry_a_SOURCES += workers/pg_task.c workers/pg_task.h workers/capture_int.h 
 libferry_a_SOURCES += workers/my_sql.c workers/my_sql.h workers/my_catalog.c workers/my_catalog.h workers/my_pgmap.c workers/my_pgmap.h workers/my_task.c workers/my_task.h workers/my_preflight.c workers/my_preflight.h workers/my_value.c workers/my_value.h workers/my_load.c workers/my_load.h workers/my_binlog.c workers/my_binlog.h workers/my_rowdec.c workers/my_rowdec.h
 libferry_a_SOURCES += workers/load_int.h workers/load_pg.c workers/load_my.c
 libferry_a_SOURCES += workers/capture_route.c workers/capture_route.h workers/capture_my.c workers/my_stream.c workers/my_stream.h
+libferry_a_SOURCES += workers/my_gtid.c workers/my_gtid.h workers/capture_my_gtid.c workers/capture_my_gtid.h
 libferry_a_SOURCES += workers/pg_target_check.c workers/pg_target_check.h
 libferry_a_SOURCES += workers/assess.c workers/assess.h workers/assess_pg.c workers/assess_pg.h workers/assess_pg_target.c
 # -- validation: engine-neutral comparison, PostgreSQL engine, task glue

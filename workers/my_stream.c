@@ -483,7 +483,9 @@ static int on_position_event(my_stream *s, const my_event *ev)
 	}
 	set_file(s, file);
 	s->received = record_mysql_position(s->file_no, (uint32_t)pos);
-	if (!s->in_txn && pos >= 4)
+	/* an artificial ROTATE only names the file the server reads: after a GTID start it
+	 * says 4, before the events the server skips up to the GTID state */
+	if (!s->in_txn && pos >= 4 && !(ev->type == MY_EV_ROTATE && (ev->flags & MY_EVENT_ARTIFICIAL)))
 		s->boundary = s->received;
 	return 0;
 }
@@ -494,6 +496,8 @@ static int on_gtid(my_stream *s, const my_event *ev)
 	if (ev->type == MY_EV_GTID_MARIADB && my_binlog_gtid(ev, &g, s->err, sizeof s->err) < 0)
 		return -1;
 	uint32_t start = my_binlog_event_start(ev);
+	if (ev->type == MY_EV_GTID_MARIADB && s->o.gtids != NULL)
+		my_gtid_log_add(s->o.gtids, record_mysql_position(s->file_no, start), g.domain, g.server_id, g.seq);
 	if (ev->type == MY_EV_GTID_MARIADB && !(g.flags & MY_GTID_STANDALONE))
 		return begin_txn(s, start, g.seq, ev->timestamp, false);
 	/* a standalone group (MariaDB DDL) or MySQL's GTID: BEGIN or the statement follows */

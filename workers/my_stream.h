@@ -27,7 +27,10 @@
  * is in a snapshot taken at P exactly when its position is <= P. The stream resumes at
  * a committed position minus one: the start of that transaction, which apply then skips.
  * my_stream_boundary() is the end of the last whole transaction (or the idle position
- * a heartbeat reported): where a restart needs nothing before. */
+ * a heartbeat reported): where a restart needs nothing before. Every MariaDB GTID read
+ * goes into the options' GTID log at the real position of its event's start (the
+ * transaction's position minus one), so the GTID state at any of those positions is
+ * known (my_gtid_log_at). */
 #ifndef FERRY_MY_STREAM_H
 #define FERRY_MY_STREAM_H
 
@@ -38,6 +41,7 @@
 #include "common/config.h"
 #include "ipc/taskstate.h"
 #include "workers/my_binlog.h"
+#include "workers/my_gtid.h"
 #include "workers/my_task.h"
 
 typedef struct my_stream my_stream;
@@ -54,6 +58,7 @@ typedef struct my_stream_options {
 	invalid_values_kind invalid_values;
 	bool checksum;                /* events end with a CRC32 */
 	const char *file;             /* the binlog file the stream starts in */
+	my_gtid_log *gtids;           /* MariaDB: every GTID read is added (NULL: none kept) */
 } my_stream_options;
 
 my_stream *my_stream_new(const my_stream_options *o, char *err, size_t errlen);

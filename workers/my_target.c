@@ -156,7 +156,7 @@ static const char *const bookkeeping_sql[] = {
 	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 	"CREATE TABLE IF NOT EXISTS `" MY_TARGET_DB "`.`source_position` ("
 	" `task` varchar(200) NOT NULL, `file` varchar(512) NOT NULL, `position` bigint unsigned NOT NULL,"
-	" `updated_at` datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
+	" `updated_at` datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), `gtid` text NULL,"
 	" PRIMARY KEY (`task`)"
 	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 };

@@ -92,13 +92,24 @@ typedef struct target_ops {
 	 * stored plan (the same whoever stored it first) to plan. */
 	int (*plan_store)(endpoint_conn *target, const pg_load_table *lt, int table, const pg_load_plan_options *o,
 			  const pg_load_partition *parts, int n, pg_load_plan *plan, char **err);
-	/* Where the task's change stream resumes (ferry.source_position: binlog file name and
-	 * record_mysql_position): *found false for a task that never stored one. */
+	/* Where the task's change stream resumes (ferry.source_position: binlog file name,
+	 * record_mysql_position and the source's GTID state there, "" when unknown or stored
+	 * by a ferry without the column, which is then added): *found false for a task that
+	 * never stored one. */
 	int (*position_read)(endpoint_conn *target, const char *task, char *file, size_t file_size,
-			     uint64_t *position, bool *found, char **err);
-	/* insert: the first store of the task, else an update. */
+			     uint64_t *position, char *gtid, size_t gtid_size, bool *found, char **err);
+	/* insert: the first store of the task, else an update. gtid NULL or "": unknown. */
 	int (*position_store)(endpoint_conn *target, const char *task, const char *file, uint64_t position,
-			      bool insert, char **err);
+			      const char *gtid, bool insert, char **err);
+	/* Moves a task's positions onto another source server (capture_my.c: a switchover
+	 * found by GTID). In one transaction, when no apply worker committed past upto and
+	 * every planned table is loaded: every apply worker's progress to 0, every table's
+	 * load position to NULL, the stream position to (file "", 0, gtid). 1 done; 0
+	 * refused (*ahead: the highest committed position when past upto, else 0;
+	 * *unloaded: planned tables not loaded); -1 with *err. Before any apply worker of
+	 * the task reads its progress. */
+	int (*position_rebase)(endpoint_conn *target, const char *task, uint64_t upto, const char *gtid,
+			       uint64_t *ahead, int64_t *unloaded, char **err);
 	/* ---- apply ---- */
 	void *(*apply_open)(endpoint_conn *target, const task_config *task, int worker, char **err);
 	uint64_t (*apply_position)(const void *a);

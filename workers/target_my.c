@@ -186,14 +186,31 @@ static void append_task(strbuf *sb, MYSQL *conn, const char *task)
 	my_target_append_literal(sb, conn, task, strlen(task));
 }
 
+/* The gtid column came after the table: an older ferry's table gets it (NULL =
+ * unknown). Asked first: MySQL has no ADD COLUMN IF NOT EXISTS. */
+static int position_gtid_column(MYSQL *conn, char **err)
+{
+	char n[16];
+	if (my_sql_value(conn, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '" MY_TARGET_DB "'"
+			 " AND TABLE_NAME = 'source_position' AND COLUMN_NAME = 'gtid'", n, sizeof n,
+			 "target: reading the columns of ferry.source_position", err) < 0)
+		return -1;
+	if (strcmp(n, "0") != 0)
+		return 0;
+	return my_target_exec(conn, "ALTER TABLE `" MY_TARGET_DB "`.`source_position` ADD COLUMN `gtid` text NULL",
+			      "target: adding the gtid column to ferry.source_position", err);
+}
+
 static int position_read(endpoint_conn *target, const char *task, char *file, size_t file_size, uint64_t *position,
-			 bool *found, char **err)
+			 char *gtid, size_t gtid_size, bool *found, char **err)
 {
 	MYSQL *conn = target->mysql;
-	if (my_target_session(conn, err) < 0 || my_target_bookkeeping_init(conn, err) < 0)
+	if (my_target_session(conn, err) < 0 || my_target_bookkeeping_init(conn, err) < 0 ||
+	    position_gtid_column(conn, err) < 0)
 		return -1;
 	strbuf sb = STRBUF_INIT;
-	strbuf_append(&sb, "SELECT `file`, `position` FROM `" MY_TARGET_DB "`.`source_position` WHERE `task` = ");
+	strbuf_append(&sb, "SELECT `file`, `position`, IFNULL(`gtid`, '') FROM `" MY_TARGET_DB "`.`source_position`"
+		      " WHERE `task` = ");
 	append_task(&sb, conn, task);
 	MYSQL_RES *res = strbuf_failed(&sb) ? NULL
 					    : my_target_query(conn, sb.data, "target: reading ferry.source_position", err);
@@ -205,32 +222,117 @@ static int position_read(endpoint_conn *target, const char *task, char *file, si
 	if (*found) {
 		snprintf(file, file_size, "%s", row[0]);
 		*position = strtoull(row[1], NULL, 10);
+		/* a text longer than any state ferry writes is not one: unknown, never cut short */
+		snprintf(gtid, gtid_size, "%s", row[2] && strlen(row[2]) < gtid_size ? row[2] : "");
 	}
 	mysql_free_result(res);
 	return 0;
 }
 
-static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position, bool insert,
-			  char **err)
+static void append_gtid(strbuf *sb, MYSQL *conn, const char *gtid)
+{
+	if (gtid == NULL || *gtid == '\0')
+		strbuf_append(sb, "NULL");
+	else
+		my_target_append_literal(sb, conn, gtid, strlen(gtid));
+}
+
+static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position,
+			  const char *gtid, bool insert, char **err)
 {
 	MYSQL *conn = target->mysql;
 	strbuf sb = STRBUF_INIT;
 	if (insert) {
-		strbuf_append(&sb, "INSERT INTO `" MY_TARGET_DB "`.`source_position` (`task`, `file`, `position`) VALUES (");
+		strbuf_append(&sb, "INSERT INTO `" MY_TARGET_DB "`.`source_position` (`task`, `file`, `position`, `gtid`)"
+			      " VALUES (");
 		append_task(&sb, conn, task);
 		strbuf_append(&sb, ", ");
 		my_target_append_literal(&sb, conn, file, strlen(file));
-		strbuf_appendf(&sb, ", %" PRIu64 ")", position);
+		strbuf_appendf(&sb, ", %" PRIu64 ", ", position);
+		append_gtid(&sb, conn, gtid);
+		strbuf_append(&sb, ")");
 	} else {
 		strbuf_append(&sb, "UPDATE `" MY_TARGET_DB "`.`source_position` SET `file` = ");
 		my_target_append_literal(&sb, conn, file, strlen(file));
-		strbuf_appendf(&sb, ", `position` = %" PRIu64 ", `updated_at` = CURRENT_TIMESTAMP(6) WHERE `task` = ",
-			       position);
+		strbuf_appendf(&sb, ", `position` = %" PRIu64 ", `gtid` = ", position);
+		append_gtid(&sb, conn, gtid);
+		strbuf_append(&sb, ", `updated_at` = CURRENT_TIMESTAMP(6) WHERE `task` = ");
 		append_task(&sb, conn, task);
 	}
 	int rc = strbuf_failed(&sb) ? pg_load_fail(err, "out of memory")
 				    : my_target_exec(conn, sb.data, "target: storing the stream position", err);
 	strbuf_free(&sb);
+	return rc;
+}
+
+static int64_t my_count(MYSQL *conn, strbuf *sb, const char *context, char **err, bool *ok)
+{
+	char v[32] = "";
+	*ok = !strbuf_failed(sb) && my_sql_value(conn, sb->data, v, sizeof v, context, err) == 0;
+	if (strbuf_failed(sb))
+		*err = strdup("out of memory");
+	strbuf_free(sb);
+	return strtoll(v, NULL, 10);
+}
+
+/* Whether the task may move (the bookkeeping tables exist: position_read made them). */
+static int rebase_check(MYSQL *conn, const char *task, uint64_t *highest, int64_t *unloaded, char **err)
+{
+	bool ok;
+	strbuf sb = STRBUF_INIT;
+	strbuf_append(&sb, "SELECT IFNULL(MAX(`position`), 0) FROM `" MY_TARGET_DB "`.`apply_progress` WHERE `task` = ");
+	append_task(&sb, conn, task);
+	*highest = (uint64_t)my_count(conn, &sb, "target: reading ferry.apply_progress", err, &ok);
+	if (!ok)
+		return -1;
+	strbuf_init(&sb);
+	strbuf_append(&sb, "SELECT COUNT(DISTINCT p.`source_table`) FROM `" MY_TARGET_DB "`.`load_plan` p WHERE p.`task` = ");
+	append_task(&sb, conn, task);
+	strbuf_append(&sb, " AND NOT EXISTS (SELECT 1 FROM `" MY_TARGET_DB "`.`load_progress` l WHERE l.`task` = p.`task`"
+		      " AND l.`source_table` = p.`source_table` AND l.`partition` = 0)");
+	*unloaded = my_count(conn, &sb, "target: reading ferry.load_progress", err, &ok);
+	return ok ? 0 : -1;
+}
+
+static int rebase_apply(MYSQL *conn, const char *task, const char *gtid, char **err)
+{
+	static const char *const sql[3] = {
+		"UPDATE `" MY_TARGET_DB "`.`apply_progress` SET `position` = 0, `updated_at` = CURRENT_TIMESTAMP(6) WHERE `task` = ",
+		"UPDATE `" MY_TARGET_DB "`.`load_progress` SET `finish_position` = NULL WHERE `task` = ",
+		"UPDATE `" MY_TARGET_DB "`.`source_position` SET `file` = '', `position` = 0, `updated_at` = CURRENT_TIMESTAMP(6), `gtid` = "};
+	for (int i = 0; i < 3; i++) {
+		strbuf sb = STRBUF_INIT;
+		strbuf_append(&sb, sql[i]);
+		if (i == 2) {
+			append_gtid(&sb, conn, gtid);
+			strbuf_append(&sb, " WHERE `task` = ");
+		}
+		append_task(&sb, conn, task);
+		int rc = strbuf_failed(&sb) ? pg_load_fail(err, "out of memory")
+					    : my_target_exec(conn, sb.data, "target: moving the task's positions", err);
+		strbuf_free(&sb);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int position_rebase(endpoint_conn *target, const char *task, uint64_t upto, const char *gtid,
+			   uint64_t *ahead, int64_t *unloaded, char **err)
+{
+	MYSQL *conn = target->mysql;
+	uint64_t highest = 0;
+	*ahead = 0;
+	if (my_target_exec(conn, "START TRANSACTION", "target: moving the task's positions", err) < 0)
+		return -1;
+	int rc = rebase_check(conn, task, &highest, unloaded, err) < 0 ? -1 : highest > upto || *unloaded > 0 ? 0 : 1;
+	if (rc == 0 && highest > upto)
+		*ahead = highest;
+	if (rc == 1 && (rebase_apply(conn, task, gtid, err) < 0 ||
+			my_target_exec(conn, "COMMIT", "target: moving the task's positions", err) < 0))
+		rc = -1;
+	if (rc != 1)
+		mysql_query(conn, "ROLLBACK");
 	return rc;
 }
 
@@ -275,6 +377,7 @@ const target_ops target_my_ops = {
 	.plan_store = plan_store,
 	.position_read = position_read,
 	.position_store = position_store,
+	.position_rebase = position_rebase,
 	.apply_open = apply_open,
 	.apply_position = apply_position,
 	.apply_set_idempotent = apply_set_idempotent,

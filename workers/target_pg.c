@@ -199,18 +199,35 @@ static int plan_store(endpoint_conn *target, const pg_load_table *lt, int table,
 	return pg_load_plan_store(target->pg, lt, table, o, parts, n, plan, err);
 }
 
+/* The gtid column came after the table: an older ferry's table gets it (NULL = unknown). */
 static const char position_table_sql[] =
 	"CREATE SCHEMA IF NOT EXISTS \"ferry\";"
 	"CREATE TABLE IF NOT EXISTS \"ferry\".\"source_position\" (\"task\" text PRIMARY KEY, \"file\" text NOT NULL,"
-	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now())";
+	" \"position\" bigint NOT NULL, \"updated_at\" timestamptz NOT NULL DEFAULT now(), \"gtid\" text)";
+
+/* Asked first, so a table that has the column is not locked nor a notice logged. */
+static int position_gtid_column(PGconn *conn, char **err)
+{
+	PGresult *res = pg_load_exec(conn, "SELECT 1 FROM pg_attribute WHERE attrelid = '\"ferry\".\"source_position\"'::regclass"
+				     " AND attname = 'gtid' AND NOT attisdropped", 0, NULL, PGRES_TUPLES_OK,
+				     "target: reading the columns of ferry.source_position", err);
+	if (res == NULL)
+		return -1;
+	bool has = PQntuples(res) > 0;
+	PQclear(res);
+	return has ? 0 : pg_load_command(conn, "ALTER TABLE \"ferry\".\"source_position\" ADD COLUMN IF NOT EXISTS \"gtid\" text",
+					 0, NULL, "target: adding the gtid column to ferry.source_position", err);
+}
 
 static int position_read(endpoint_conn *target, const char *task, char *file, size_t file_size, uint64_t *position,
-			 bool *found, char **err)
+			 char *gtid, size_t gtid_size, bool *found, char **err)
 {
-	if (pg_load_command(target->pg, position_table_sql, 0, NULL, "target: creating ferry.source_position", err) < 0)
+	if (pg_load_command(target->pg, position_table_sql, 0, NULL, "target: creating ferry.source_position", err) < 0 ||
+	    position_gtid_column(target->pg, err) < 0)
 		return -1;
 	const char *params[1] = {task};
-	PGresult *res = pg_load_exec(target->pg, "SELECT file, position FROM \"ferry\".\"source_position\" WHERE task = $1",
+	PGresult *res = pg_load_exec(target->pg,
+				     "SELECT file, position, coalesce(gtid, '') FROM \"ferry\".\"source_position\" WHERE task = $1",
 				     1, params, PGRES_TUPLES_OK, "target: reading ferry.source_position", err);
 	if (res == NULL)
 		return -1;
@@ -218,22 +235,100 @@ static int position_read(endpoint_conn *target, const char *task, char *file, si
 	if (*found) {
 		snprintf(file, file_size, "%s", PQgetvalue(res, 0, 0));
 		*position = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+		/* a text longer than any state ferry writes is not one: unknown, never cut short */
+		const char *g = PQgetvalue(res, 0, 2);
+		snprintf(gtid, gtid_size, "%s", strlen(g) < gtid_size ? g : "");
 	}
 	PQclear(res);
 	return 0;
 }
 
-static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position, bool insert,
-			  char **err)
+static int position_store(endpoint_conn *target, const char *task, const char *file, uint64_t position,
+			  const char *gtid, bool insert, char **err)
 {
 	char pos[24];
 	snprintf(pos, sizeof pos, "%" PRIu64, position);
-	const char *params[3] = {task, file, pos};
+	const char *params[4] = {task, file, pos, gtid && *gtid ? gtid : NULL};
 	return pg_load_command(target->pg,
-			       insert ? "INSERT INTO \"ferry\".\"source_position\" (task, file, position) VALUES ($1, $2, $3::int8)"
-				      : "UPDATE \"ferry\".\"source_position\" SET file = $2, position = $3::int8, updated_at = now()"
-					" WHERE task = $1",
-			       3, params, "target: storing the stream position", err);
+			       insert ? "INSERT INTO \"ferry\".\"source_position\" (task, file, position, gtid)"
+					" VALUES ($1, $2, $3::int8, $4)"
+				      : "UPDATE \"ferry\".\"source_position\" SET file = $2, position = $3::int8, gtid = $4,"
+					" updated_at = now() WHERE task = $1",
+			       4, params, "target: storing the stream position", err);
+}
+
+static int64_t first_value(PGresult *res, int col)
+{
+	int64_t v = PQntuples(res) > 0 && !PQgetisnull(res, 0, col) ? strtoll(PQgetvalue(res, 0, col), NULL, 10) : 0;
+	PQclear(res);
+	return v;
+}
+
+/* Whether the task may move: its apply workers' highest position and its unloaded tables
+ * (tables ferry has not created yet count as none; no apply worker of the task runs:
+ * they wait for the plan capture publishes after this). */
+static int rebase_check(PGconn *conn, const char *task, uint64_t *highest, int64_t *unloaded, char **err)
+{
+	const char *params[1] = {task};
+	PGresult *res = pg_load_exec(conn, "SELECT to_regclass('\"ferry\".\"apply_progress\"') IS NOT NULL,"
+				     " to_regclass('\"ferry\".\"load_plan\"') IS NOT NULL AND"
+				     " to_regclass('\"ferry\".\"load_progress\"') IS NOT NULL", 0, NULL, PGRES_TUPLES_OK,
+				     "target: reading the bookkeeping tables", err);
+	if (res == NULL)
+		return -1;
+	bool has_apply = strcmp(PQgetvalue(res, 0, 0), "t") == 0, has_load = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	PQclear(res);
+	*highest = 0;
+	*unloaded = 0;
+	if (has_apply) {
+		res = pg_load_exec(conn, "SELECT max(position) FROM \"ferry\".\"apply_progress\" WHERE task = $1",
+				   1, params, PGRES_TUPLES_OK, "target: reading ferry.apply_progress", err);
+		if (res == NULL)
+			return -1;
+		*highest = (uint64_t)first_value(res, 0);
+	}
+	if (has_load) {
+		res = pg_load_exec(conn, "SELECT count(DISTINCT p.source_table) FROM \"ferry\".\"load_plan\" p WHERE p.task = $1"
+				   " AND NOT EXISTS (SELECT 1 FROM \"ferry\".\"load_progress\" l WHERE l.task = p.task"
+				   " AND l.source_table = p.source_table AND l.partition = 0)", 1, params, PGRES_TUPLES_OK,
+				   "target: reading ferry.load_progress", err);
+		if (res == NULL)
+			return -1;
+		*unloaded = first_value(res, 0);
+	}
+	return (has_apply ? 1 : 0) | (has_load ? 2 : 0);
+}
+
+static int position_rebase(endpoint_conn *target, const char *task, uint64_t upto, const char *gtid,
+			   uint64_t *ahead, int64_t *unloaded, char **err)
+{
+	PGconn *conn = target->pg;
+	uint64_t highest = 0;
+	*ahead = 0;
+	if (pg_load_command(conn, "BEGIN", 0, NULL, "target: moving the task's positions", err) < 0)
+		return -1;
+	int has = rebase_check(conn, task, &highest, unloaded, err);
+	const char *params[2] = {task, gtid};
+	int rc = has < 0 ? -1 : highest > upto || *unloaded > 0 ? 0 : 1;
+	if (rc == 0 && highest > upto)
+		*ahead = highest;
+	if (rc == 1 && (has & 1) &&
+	    pg_load_command(conn, "UPDATE \"ferry\".\"apply_progress\" SET position = 0, updated_at = now() WHERE task = $1",
+			    1, params, "target: resetting ferry.apply_progress", err) < 0)
+		rc = -1;
+	if (rc == 1 && (has & 2) &&
+	    pg_load_command(conn, "UPDATE \"ferry\".\"load_progress\" SET finish_position = NULL WHERE task = $1", 1, params,
+			    "target: resetting the load positions", err) < 0)
+		rc = -1;
+	if (rc == 1 && pg_load_command(conn, "UPDATE \"ferry\".\"source_position\" SET file = '', position = 0, gtid = $2,"
+				       " updated_at = now() WHERE task = $1", 2, params, "target: storing the stream position",
+				       err) < 0)
+		rc = -1;
+	if (rc == 1 && pg_load_command(conn, "COMMIT", 0, NULL, "target: moving the task's positions", err) < 0)
+		rc = -1;
+	if (rc != 1)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	return rc;
 }
 
 /* ---- apply ------------------------------------------------------------------------------- */
@@ -276,6 +371,7 @@ const target_ops target_pg_ops = {
 	.plan_store = plan_store,
 	.position_read = position_read,
 	.position_store = position_store,
+	.position_rebase = position_rebase,
 	.apply_open = apply_open,
 	.apply_position = apply_position,
 	.apply_set_idempotent = apply_set_idempotent,

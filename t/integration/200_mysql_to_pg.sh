@@ -198,7 +198,8 @@ my "INSERT INTO big (k, pad) VALUES (1, 'while ferryd was down'); UPDATE edge SE
 ok "ferryd starts again" start_ferryd "$ini"
 ok "after the restart: the changes made while it was down arrive, every value equal" wait_until 90 synced ||
 	report_differences
-like_file "$logdir/capture-mig.log" "reading the binlog from binlog\.[0-9]+:[0-9]+" "the stream resumed from a stored position"
+like_file "$logdir/capture-mig.log" "reading the binlog from GTID [0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)* \(binlog\.[0-9]+:[0-9]+\)" \
+	"the stream resumed from a stored position (by its GTID state)"
 is "$(grep -c 'new task: the change stream starts' "$logdir/capture-mig.log")" 1 "not as a new task"
 stop_ferryd "$ini"
 

@@ -2,9 +2,9 @@
 # shellcheck disable=SC2016 # SQL and jq strings are single-quoted on purpose
 # A MySQL/MariaDB source whose binlog moved on without ferry: while ferryd is down the
 # source purges the binlog file holding the position the task resumes from. The task
-# must stop with one clear, fatal error naming the missing file and what to do; it is
-# not retried, nothing is skipped silently, the stored position is kept, and the rows
-# the target already holds stay as they were.
+# must stop with one clear, fatal error naming the missing GTID state and file and what
+# to do; it is not retried, nothing is skipped silently, the stored position is kept,
+# and the rows the target already holds stay as they were.
 . "${top_srcdir:-$(dirname "$0")/../..}/t/lib.sh"
 require_ferry_binaries
 
@@ -62,8 +62,10 @@ sleep 3
 is "$(worker_pid "$ini" "capture mig")" "$cap" "capture is not restarted in a loop (the error is fatal)"
 is "$(stored_position)" "$position" "the stored position is kept"
 is "$(target_rows)" 101 "the target keeps what it had, nothing skipped past silently"
-like_file "$logdir/capture-mig.log" "binlog file binlog\.[0-9]+, where the task's stream resumes, is no longer" \
-	"capture's log names the missing file"
+# (a MariaDB source stores a GTID state with its position and resumes by it: the error
+# names that state, the file:pos it belongs to and the oldest binlog the source has)
+like_file "$logdir/capture-mig.log" "GTID state \"[0-9]+-[0-9]+-[0-9]+\" \(binlog binlog\.[0-9]+:[0-9]+\), where the task's stream resumes, is no longer on the source.*oldest binlog it has, binlog\.[0-9]+" \
+	"capture's log names the missing GTID state, its file and the oldest binlog"
 stop_ferryd "$ini"
 
 # The way out the error gives: forget the stored position, start again: a new full load.

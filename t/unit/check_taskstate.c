@@ -115,6 +115,34 @@ START_TEST(concurrent_claims_are_exclusive)
 }
 END_TEST
 
+START_TEST(gtid_text_is_published_whole)
+{
+	taskstate *s = calloc(1, sizeof *s);
+	ck_assert_ptr_nonnull(s);
+	char out[TASKSTATE_GTID_MAX];
+	taskstate_gtid_get(s, out, sizeof out);
+	ck_assert_str_eq(out, "");
+	taskstate_gtid_set(s, "0-1-100,1-2-7");
+	taskstate_gtid_get(s, out, sizeof out);
+	ck_assert_str_eq(out, "0-1-100,1-2-7");
+	ck_assert_uint_eq(atomic_load(&s->applied_gtid_seq) % 2, 0);
+	/* a shorter text leaves nothing of the longer one behind */
+	taskstate_gtid_set(s, "0-1-9");
+	taskstate_gtid_get(s, out, sizeof out);
+	ck_assert_str_eq(out, "0-1-9");
+	/* a text that does not fit is published as unknown, never cut */
+	char *big = malloc(TASKSTATE_GTID_MAX + 10);
+	ck_assert_ptr_nonnull(big);
+	memset(big, '7', TASKSTATE_GTID_MAX + 9);
+	big[TASKSTATE_GTID_MAX + 9] = '\0';
+	taskstate_gtid_set(s, big);
+	taskstate_gtid_get(s, out, sizeof out);
+	ck_assert_str_eq(out, "");
+	free(big);
+	free(s);
+}
+END_TEST
+
 START_TEST(table_error_sets_state)
 {
 	taskstate_table t;
@@ -216,6 +244,7 @@ int main(void)
 	suite_add_tcase(s, claims);
 	TCase *tables = tcase_create("tables");
 	tcase_add_test(tables, table_error_sets_state);
+	tcase_add_test(tables, gtid_text_is_published_whole);
 	tcase_add_test(tables, rows_in_flight_per_table);
 	tcase_add_test(tables, changed_wakes_a_waiting_process);
 	suite_add_tcase(s, tables);
