@@ -68,6 +68,19 @@ assess_level assess_report_worst(const assess_report *r)
 	return worst;
 }
 
+endpoint_conn *assess_connect(assess_task *at, endpoint_role role, const endpoint_config **ep, const char **check)
+{
+	*ep = role == ENDPOINT_SOURCE ? at->task->source_ep : at->task->target_ep;
+	*check = role == ENDPOINT_SOURCE ? "source reachable" : "target reachable";
+	char message[ENDPOINT_MESSAGE_MAX];
+	endpoint_conn *c = NULL;
+	if (endpoint_connect(*ep, role, at->app_name, &c, message, sizeof message) != ENDPOINT_OK) {
+		assess_add(at->report, ASSESS_FAIL, *check, "%s", message);
+		return NULL;
+	}
+	return c;
+}
+
 void assess_format_bytes(int64_t bytes, char *buf, size_t size)
 {
 	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};

@@ -22,6 +22,7 @@
 
 #include "common/catalog.h"
 #include "common/config.h"
+#include "workers/endpoint.h"
 
 typedef enum assess_level {
 	ASSESS_OK = 0,
@@ -79,6 +80,11 @@ extern const assess_engine assess_my_engine; /* workers/assess_my.c */
 /* Assesses every task of cfg, or only the one named task (NULL: all), printing the
  * report to out. Returns the exit status: 0, 1 or 2 as above. */
 int assess_run(const ferry_config *cfg, const char *task, FILE *out);
+
+/* Connects to the task's source or target for an engine's checks: *ep is its endpoint,
+ * *check the check that reports it ("source reachable"); a failure is reported there
+ * and gives NULL. */
+endpoint_conn *assess_connect(assess_task *at, endpoint_role role, const endpoint_config **ep, const char **check);
 
 /* "12.3 MB": sizes in the report. */
 void assess_format_bytes(int64_t bytes, char *buf, size_t size);

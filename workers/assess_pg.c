@@ -220,15 +220,11 @@ const assess_engine assess_pg_engine = {
 
 int assess_pg_connect(assess_task *at, endpoint_role role, endpoint_conn **out)
 {
-	const endpoint_config *ep = role == ENDPOINT_SOURCE ? at->task->source_ep : at->task->target_ep;
-	const char *check = role == ENDPOINT_SOURCE ? "source reachable" : "target reachable";
-	char message[ENDPOINT_MESSAGE_MAX];
-	*out = NULL;
-	if (endpoint_connect(ep, role, at->app_name, out, message, sizeof message) != ENDPOINT_OK) {
-		assess_add(at->report, ASSESS_FAIL, check, "%s", message);
+	const endpoint_config *ep;
+	const char *check;
+	endpoint_conn *c = *out = assess_connect(at, role, &ep, &check);
+	if (c == NULL)
 		return -1;
-	}
-	endpoint_conn *c = *out;
 	/* Nothing the assessment runs may write; a bug that tried would fail here. */
 	PGresult *res = PQexec(c->pg, "SET default_transaction_read_only = on; SET statement_timeout = '60s'");
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;

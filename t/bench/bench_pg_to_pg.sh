@@ -28,16 +28,12 @@
 #               ferry's), a figure less at the mercy of other load on the machine.
 #               Changes counted: 3 updates + 1 insert per transaction. Target: ferry's
 #               changes/s >= 2 x native's.
-#   memory      peak RSS (VmHWM; and private, anonymous RSS) of every ferry process while
-#               ferryd catches up a backlog of $MEM_CHANGES changes, against ring_size +
-#               64 MB (the rings are shared memory: capture maps every apply worker's)
-#   spill       per spill codec, spill bytes per change while apply is held back by a
-#               lock on the target ($CODEC_TXNS transactions each, ring_size 1MB so
-#               nearly all of it spills): the slope of spill_bytes over changes captured.
+# Memory (peak RSS while a 5M-change backlog is caught up) and spill bytes per change
+# per codec: bench_pg_memory.sh.
 #
 # Run from a build directory (after make), or set top_builddir. Environment:
-#   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000 MEM_CHANGES=5000000
-#   CODEC_TXNS=50000 PARTS="load cdc memory spill" (which parts to run)
+#   SCALE=30 VARIED_ROWS=500000 ROUNDS=3 CDC_TXNS=100000
+#   PARTS="load cdc" (which parts to run)
 #   CDC_TRACE=1 prints ferry's received and applied positions while it catches up, the
 #   CPU seconds of each process of a catch-up (ferry's, its walsender and target
 #   sessions; the native apply worker) and the commits on each target database
@@ -57,9 +53,7 @@ SCALE=${SCALE:-30}
 VARIED_ROWS=${VARIED_ROWS:-500000}
 ROUNDS=${ROUNDS:-3}
 CDC_TXNS=${CDC_TXNS:-100000}
-MEM_CHANGES=${MEM_CHANGES:-5000000}
-CODEC_TXNS=${CODEC_TXNS:-50000}
-PARTS=${PARTS:-load cdc memory spill}
+PARTS=${PARTS:-load cdc}
 FERRY_TASK_OPTS=${FERRY_TASK_OPTS:-}
 CDC_TASK_OPTS=${CDC_TASK_OPTS:-}
 
@@ -360,7 +354,7 @@ timed_cdc() {  # LABEL
 		"$(awk -v c="$BACKLOG_CHANGES" -v s="$cpu" 'BEGIN { print c / s }')" "$la"
 }
 
-if has_part cdc || has_part memory || has_part spill; then
+if has_part cdc; then
 	echo "== CDC setup: native subscription initial sync, ferry full-load-and-cdc of the pgbench tables"
 	setup_cdc || die "CDC setup failed"
 fi
@@ -372,99 +366,6 @@ if has_part cdc; then
 		for tool in $(rotate "$r" native ferry decode); do timed_cdc "$tool"; done
 		verify_cdc
 	done
-fi
-
-# ---- memory and spill ------------------------------------------------------------------------
-declare -A HWM=() ANON=() NAMES=()
-sample_rss() {  # the peak of every process of ferryd $1 so far
-	local pid f hwm anon name
-	for pid in "$1" $(child_pids "$1"); do
-		f=/proc/$pid/status
-		[[ -r $f ]] || continue
-		name=$(proc_title "$pid")
-		name=${name#ferryd: }
-		[[ -n $name ]] || continue
-		hwm=$(awk '/^VmHWM:/ { print $2 }' "$f")
-		anon=$(awk '/^RssAnon:/ { print $2 }' "$f")
-		[[ -n $hwm ]] || continue
-		((hwm > ${HWM[$name]:-0})) && HWM[$name]=$hwm
-		((anon > ${ANON[$name]:-0})) && ANON[$name]=$anon
-	done
-}
-
-memory_run() {
-	local txns=$((MEM_CHANGES / 4)) t0 t1 spill_peak=0 s
-	echo "== memory: ferryd catching up a backlog of $MEM_CHANGES changes, ring_size 64MB, 4 apply workers"
-	make_backlog "$txns" 4
-	t0=$(now)
-	start_ferryd "$cdc_ini" || die "ferryd did not start"
-	until ferry_caught_up "$cdc_ini"; do
-		sample_rss "$FERRYD_PID"
-		s=$(jq_status "$cdc_ini" '.tasks[0].spill_bytes // 0')
-		[[ -n $s ]] && ((s > spill_peak)) && spill_peak=$s
-		[[ $(task_phase "$cdc_ini" cdc) == error ]] && die "ferry: $(task_field "$cdc_ini" cdc error)"
-		sleep 0.2
-	done
-	t1=$(now)
-	sample_rss "$FERRYD_PID"
-	stop_ferryd "$cdc_ini"
-	printf '   caught up in %s s (%.0f changes/s), spill peak %d MB\n' "$(elapsed "$t0" "$t1")" \
-		"$(awk -v c="$BACKLOG_CHANGES" -v s="$(elapsed "$t0" "$t1")" 'BEGIN { print c / s }')" $((spill_peak / 1048576))
-	local limit=$(((64 + 64) * 1024)) name over=0
-	printf '   %-22s %12s %14s\n' process "peak RSS" "peak anon RSS"
-	while IFS= read -r name; do
-		printf '   %-22s %9d MB %11d MB\n' "$name" $((HWM[$name] / 1024)) $((ANON[$name] / 1024))
-		((HWM[$name] > limit)) && over=1
-	done < <(printf '%s\n' "${!HWM[@]}" | sort)
-	if ((over)); then
-		echo "   some process peaked above ring_size + 64 MB = 128 MB (peak RSS counts the shared rings it touched)"
-	else
-		echo "   every process stayed within ring_size + 64 MB = 128 MB"
-	fi
-}
-
-# Apply is held back by a lock on the target, so capture spills; bytes per change is the
-# slope of spill_bytes over changes captured once spilling began.
-codec_run() {  # CODEC
-	local ini=$TEST_TMP/cdc-$1.ini lockpid c0=-1 s0=0 c s p
-	write_ferry_ini "$ini" "data_dir=$(ferry_data_dir "$cdc_ini")" "log_dir=$(ferry_log_dir "$cdc_ini")" \
-		"pid_file=$(ferry_pid_file "$cdc_ini")"
-	ini_endpoint "$ini" pgsrc src
-	ini_endpoint "$ini" pgdst dst dbname=cdc
-	ini_task "$ini" cdc pgsrc pgdst migration_type=full-load-and-cdc load_workers=2 apply_workers=4 \
-		ring_size=1MB "spill_compression=$1" target_table_prep=drop create_tables=yes 'include=public.pgbench_*'
-	make_backlog "$CODEC_TXNS" >/dev/null
-	PGAPPNAME=bench_lock PGDATABASE=cdc pg_sql dst "BEGIN; LOCK TABLE pgbench_accounts, pgbench_tellers,
-		pgbench_branches, pgbench_history IN EXCLUSIVE MODE; SELECT pg_sleep(3600)" >/dev/null 2>&1 &
-	lockpid=$!
-	wait_until 20 eval '[[ $(dst_sql cdc "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"'bench_lock'"' AND wait_event = '"'PgSleep'"'") == 1 ]]' ||
-		die "the lock on the target was not taken"
-	start_ferryd "$ini" || die "ferryd did not start"
-	local stable=0 last=-1
-	while ((stable < 5)); do
-		c=$(jq_status "$ini" '.tasks[0].changes_captured // 0')
-		s=$(jq_status "$ini" '.tasks[0].spill_bytes // 0')
-		p=$(jq_status "$ini" '.tasks[0].received_position // 0')
-		[[ -n $c && -n $s ]] || continue
-		((c0 < 0 && s > 0)) && { c0=$c; s0=$s; }
-		if ((p > END_LSN && c == last)); then stable=$((stable + 1)); else stable=0; fi
-		last=$c
-		sleep 0.3
-	done
-	dst_sql cdc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench_lock'" >/dev/null
-	wait "$lockpid" 2>/dev/null
-	poll 600 ferry_caught_up "$ini" || die "ferry did not catch up after the lock"
-	stop_ferryd "$ini"
-	local bpc
-	bpc=$(awk -v s="$((s - s0))" -v c="$((c - c0))" 'BEGIN { printf "%.1f", (c > 0 ? s / c : 0) }')
-	record "spill $1" "$bpc"
-	printf '   %-5s %6.1f bytes/change (%d MB for %d changes spilled)\n' "$1" "$bpc" $(((s - s0) / 1048576)) $((c - c0))
-}
-
-has_part memory && memory_run
-if has_part spill; then
-	echo "== spill bytes per change ($CODEC_TXNS transactions per codec, apply held back)"
-	for codec in zstd lz4 none; do codec_run "$codec"; done
 fi
 
 # ---- summary --------------------------------------------------------------------------------------
