@@ -739,6 +739,12 @@ worker_field() {  # worker_field INI "apply t1.1" FIELD
 }
 
 worker_pid() { worker_field "$1" "$2" pid; }
+# worker_restarted INI WORKER OLDPID: the worker runs again, under another pid.
+worker_restarted() {
+	local pid
+	pid=$(worker_pid "$1" "$2")
+	[[ -n $pid && $pid != "$3" ]]
+}
 
 task_field() {  # task_field INI TASK FIELD
 	jq_status "$1" '.tasks[] | select(.name == $t) | .[$f] // empty' --arg t "$2" --arg f "$3"

@@ -299,6 +299,15 @@ static void map_column_default(build *b, const catalog_column *c, catalog_column
 	strbuf_free(&sb);
 }
 
+/* ENUM/SET labels of from, appended to to. */
+static int copy_labels(catalog_type *to, const catalog_type *from)
+{
+	for (int i = 0; i < from->n_labels; i++)
+		if (catalog_type_add_label(to, from->labels[i]) < 0)
+			return -1;
+	return 0;
+}
+
 static int enum_type(build *b, const catalog_column *c, catalog_column *tc)
 {
 	char name[MY_PG_NAME_MAX + 1];
@@ -306,10 +315,7 @@ static int enum_type(build *b, const catalog_column *c, catalog_column *tc)
 	if (catalog_set_string(&tc->type.udt_schema, b->tschema) < 0 ||
 	    catalog_set_string(&tc->type.udt_name, name) < 0)
 		return -1;
-	for (int i = 0; i < c->type.n_labels; i++)
-		if (catalog_type_add_label(&tc->type, c->type.labels[i]) < 0)
-			return -1;
-	return 0;
+	return copy_labels(&tc->type, &c->type);
 }
 
 static void add_target_column(build *b, int i, const char *name)
@@ -431,10 +437,7 @@ static int copy_type(catalog_type *to, const catalog_type *from)
 	to->length = from->length;
 	to->precision = from->precision;
 	to->scale = from->scale;
-	for (int i = 0; i < from->n_labels; i++)
-		if (catalog_type_add_label(to, from->labels[i]) < 0)
-			return -1;
-	return 0;
+	return copy_labels(to, from);
 }
 
 static void add_mysql_column(build *b, int i, const char *name)

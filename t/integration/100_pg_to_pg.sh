@@ -103,11 +103,7 @@ src_sql "UPDATE varied SET n = n + 1 WHERE id % 10 = 0; DELETE FROM nokey WHERE 
          UPDATE varied SET n = 0 WHERE id = 100000" >/dev/null
 in_phase() { [[ $(task_field "$1" "$2" phase) == "$3" ]]; }
 # restarted WORKER OLDPID: the worker runs again under another pid.
-restarted() {
-	local pid
-	pid=$(worker_pid "$ini" "$1")
-	[[ -n $pid && $pid != "$2" ]]
-}
+restarted() { worker_restarted "$ini" "$@"; }  # restarted WORKER OLDPID
 ok "the task reaches cdc" wait_until 60 in_phase "$ini" mig cdc
 is "$(jq_status "$ini" '.tasks[] | select(.name == "mig") | .tables | length')" 8 "status lists the 8 tables"
 wait "$bench_pid"

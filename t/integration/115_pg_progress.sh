@@ -65,7 +65,7 @@ ok "the load worker is killed mid-partition" kill -KILL "$old"
 reaped() { [[ -z $(worker_pid "$ini" "load prog.1") ]]; }
 ok "ferryd reaps it" wait_until 10 reaped
 is "$(table_field rows_loaded)" 0 "rows_loaded no longer counts the dead worker's $loaded rows"
-restarted() { local p; p=$(worker_pid "$ini" "load prog.1"); [[ -n $p && $p != "$old" ]]; }
+restarted() { worker_restarted "$ini" "load prog.1" "$old"; }
 ok "the load worker restarts" wait_until 30 restarted
 
 # Open the gate: the dead worker's transaction ends, the new copy completes.

@@ -94,11 +94,7 @@ lag_zero() {
 }
 synced() { lag_zero && all_equal; }
 in_phase() { [[ $(task_field "$ini" mig phase) == "$1" ]]; }
-restarted() {  # restarted WORKER OLDPID
-	local pid
-	pid=$(worker_pid "$ini" "$1")
-	[[ -n $pid && $pid != "$2" ]]
-}
+restarted() { worker_restarted "$ini" "$@"; }  # restarted WORKER OLDPID
 # A write load on the source while the task runs: inserts, updates and deletes.
 write_load() {  # write_load SECONDS
 	local end=$((SECONDS + $1)) i=0

@@ -127,7 +127,7 @@ sleep 1
 cap=$(worker_pid "$ini" "capture mig")
 remember_worker "$cap"
 kill -KILL "$cap"
-restarted() { local p; p=$(worker_pid "$ini" "capture mig"); [[ -n $p && $p != "$cap" ]]; }
+restarted() { worker_restarted "$ini" "capture mig" "$cap"; }
 ok "capture restarts after SIGKILL" wait_until 20 restarted
 resumed() { [[ $(grep -c 'reading the binlog from GTID' "$caplog") -ge "$1" ]]; }
 ok "the restarted capture resumes by GTID" wait_until 20 resumed 1

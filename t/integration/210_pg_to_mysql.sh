@@ -163,11 +163,7 @@ lag_zero() {
 }
 synced() { lag_zero && tables_equal; }
 in_phase() { [[ $(task_field "$1" "$2" phase) == "$3" ]]; }
-restarted() {
-	local pid
-	pid=$(worker_pid "$ini" "$1")
-	[[ -n $pid && $pid != "$2" ]]
-}
+restarted() { worker_restarted "$ini" "$@"; }  # restarted WORKER OLDPID
 
 # ---- full load while pgbench writes, then CDC ------------------------------------------
 ok "ferryd starts" start_ferryd "$ini" || BAIL_OUT "ferryd did not start"

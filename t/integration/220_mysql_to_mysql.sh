@@ -117,11 +117,7 @@ lag_zero() {  # one status call: phase cdc, no lag, every table in sync
 }
 synced() { lag_zero && all_equal; }
 in_phase() { [[ $(task_field "$ini" mig phase) == "$1" ]]; }
-restarted() {  # restarted WORKER OLDPID
-	local pid
-	pid=$(worker_pid "$ini" "$1")
-	[[ -n $pid && $pid != "$2" ]]
-}
+restarted() { worker_restarted "$ini" "$@"; }  # restarted WORKER OLDPID
 
 # ---- full load with sysbench writing, then SIGKILL of capture and of an apply worker ----------
 "${SB[@]}" --time=15 --rate=150 --report-interval=0 run >"$TEST_TMP/sysbench-run.log" 2>&1 &
