@@ -184,6 +184,7 @@ typedef struct merge_step {
 	record_op first_op;           /* what it means for a key the merge does not hold yet */
 	const record_value *vals;     /* the key (DELETE) or the whole new row (INSERT) */
 	strbuf key;
+	uint32_t hash;                /* of key */
 } merge_step;
 
 /* The merge row of the step's key, or -1 (*slot: where a new one goes); -2 failed. */
@@ -193,7 +194,7 @@ static int lookup(my_apply *a, my_merge *m, const merge_step *st, int *slot)
 		my_apply_oom(a);
 		return -2;
 	}
-	return find_key(m, st->key.data, st->key.len, hash_bytes(st->key.data, st->key.len), slot);
+	return find_key(m, st->key.data, st->key.len, st->hash, slot);
 }
 
 /* 1 when the step fits the merged state: a key the merge holds must be there for an
@@ -204,6 +205,7 @@ static int step_fits(my_apply *a, my_apply_table *t, const record_view *v, merge
 	int rc = key_sql(a, t, v, st->vals, &st->key), slot;
 	if (rc <= 0)
 		return rc;
+	st->hash = hash_bytes(st->key.data, st->key.len);
 	int row = lookup(a, &t->merge, st, &slot);
 	if (row < -1)
 		return -1;
@@ -221,7 +223,7 @@ static int apply_step(my_apply *a, my_apply_table *t, const record_view *v, cons
 	my_merge_row *r;
 	if (row < 0) {
 		r = &m->rows[m->n];
-		*r = (my_merge_row){.hash = hash_bytes(st->key.data, st->key.len),
+		*r = (my_merge_row){.hash = st->hash,
 				    .existed = st->first_op != RECORD_OP_INSERT, .exact = !idem, .first_op = st->first_op,
 				    .key_off = m->keys.len, .key_len = st->key.len, .text_off = m->texts.len,
 				    .first_position = v->hdr.position};
