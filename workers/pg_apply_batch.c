@@ -92,30 +92,57 @@ void apply_batch_free(apply_batch *b)
 	if (b == NULL)
 		return;
 	apply_params_free(&b->params);
+	free(b->seen);
 	free(b->shape);
 	free(b);
 }
 
 void apply_batch_clear(apply_batch *b)
 {
-	if (b->rows > 0)
-		memset(b->seen, 0, sizeof b->seen);
+	if (b->rows > 0 && b->seen)
+		memset(b->seen, 0, b->seen_cap * sizeof *b->seen);
 	b->rows = 0;
 	apply_params_reset(&b->params);
 }
 
+static struct apply_batch_key *find_slot(struct apply_batch_key *seen, size_t cap, uint64_t hash)
+{
+	size_t i = hash & (cap - 1);
+	while (seen[i].hash != 0 && seen[i].hash != hash)
+		i = (i + 1) & (cap - 1);
+	return &seen[i];
+}
+
+/* Room for keys: the table at most half full once `keys` are in it. */
+static int seen_fit(apply_batch *b, size_t keys)
+{
+	if (2 * keys <= b->seen_cap)
+		return 0;
+	size_t cap = b->seen_cap ? b->seen_cap : 2 * APPLY_BATCH_ROWS;
+	while (cap < 2 * keys)
+		cap *= 2;
+	struct apply_batch_key *seen = calloc(cap, sizeof *seen);
+	if (seen == NULL)
+		return -1;
+	for (size_t i = 0; i < b->seen_cap; i++)
+		if (b->seen[i].hash != 0)
+			*find_slot(seen, cap, b->seen[i].hash) = b->seen[i];
+	free(b->seen);
+	b->seen = seen;
+	b->seen_cap = cap;
+	return 0;
+}
+
 int apply_batch_note_key(apply_batch *b, uint64_t hash, int row)
 {
-	size_t n = sizeof b->seen / sizeof b->seen[0];
-	for (size_t i = hash & (n - 1);; i = (i + 1) & (n - 1)) {
-		if (b->seen[i].hash == hash)
-			return b->seen[i].row;
-		if (b->seen[i].hash == 0) {
-			b->seen[i].hash = hash;
-			b->seen[i].row = row;
-			return -1;
-		}
-	}
+	if (seen_fit(b, (size_t)row + 1) < 0)
+		return -2;
+	struct apply_batch_key *slot = find_slot(b->seen, b->seen_cap, hash);
+	if (slot->hash == hash)
+		return slot->row;
+	slot->hash = hash;
+	slot->row = row;
+	return -1;
 }
 
 /* FNV-1a over each value's kind and bytes. */

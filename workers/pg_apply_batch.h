@@ -24,6 +24,11 @@
 #define APPLY_BATCH_STEP 4
 /* A batch is sent once its parameter text reaches this size (wide rows). */
 #define APPLY_BATCH_BYTES (256 * 1024)
+/* An UPDATE or upsert batch holds the rows of up to this many full statements before it
+ * is sent (as that many statements): a later change of a key it holds replaces that row,
+ * so a table of few hot rows costs the target one write per key per target transaction,
+ * not one per statement's worth of changes. */
+#define APPLY_BATCH_HOLD 16
 
 typedef struct apply_params {
 	strbuf text;
@@ -51,22 +56,25 @@ typedef struct apply_batch {
 	bool exact;            /* UPDATE/DELETE rows must each match a row */
 	int rows;
 	int row_params;
-	int max_rows;
+	int max_rows;          /* rows of the largest statement */
+	int hold_rows;         /* rows held before the batch is sent: max_rows or more */
 	uint8_t *shape;        /* ncols bytes */
 	uint64_t position;     /* of the first row */
 	char key[PIPE_KEY_TEXT]; /* of the first row */
 	apply_params params;
-	struct {
+	struct apply_batch_key {
 		uint64_t hash; /* 0 = free */
 		int row;
-	} seen[2 * APPLY_BATCH_ROWS]; /* the keys held */
+	} *seen;               /* the keys held: open addressing, at most half full */
+	size_t seen_cap;       /* a power of two; 0 until the first key */
 } apply_batch;
 
 apply_batch *apply_batch_new(int ncols);
 void apply_batch_free(apply_batch *b);
 /* Forgets the rows (after they were sent). */
 void apply_batch_clear(apply_batch *b);
-/* The row holding a key with this hash (nonzero), or -1 after noting it for row. */
+/* The row holding a key with this hash (nonzero), or -1 after noting it for row (the
+ * batch's next row); -2 when out of memory. */
 int apply_batch_note_key(apply_batch *b, uint64_t hash, int row);
 
 /* A nonzero hash of the values of the key columns. */

@@ -5,8 +5,9 @@
  * A change waits in its table's batch when its statement can take many rows: INSERT
  * (VALUES list), upsert (VALUES list, keys distinct), and UPDATE/DELETE by key (joined
  * with a VALUES list, keys distinct, key not written). A later UPDATE or upsert of a key
- * the batch holds replaces that row's values (hot rows cost one write per batch). A
- * batch is sent when it is full, when the next change of its table does not fit it, and
+ * the batch holds replaces that row's values, and such a batch holds the rows of
+ * APPLY_BATCH_HOLD statements (hot rows cost one write per batch). A batch is sent when
+ * it is full, when the next change of its table does not fit it, and
  * before any statement that must run after it, so the rows of a table reach the server
  * in source order; tables overtake each other only as pg_apply_int.h allows. After
  * APPLY_COPY_AFTER_BATCHES full INSERT batches of one table in a row, its rows go on as
@@ -484,7 +485,7 @@ static bool others_waiting(const pg_apply *a, const apply_table *t)
 /* Whether a row of this plan and a->shape can join b. */
 static bool batch_fits(const apply_batch *b, const apply_plan *pl, const uint8_t *shape, int ncols)
 {
-	return b->kind == (int)pl->kind && b->exact == pl->exact && b->rows < b->max_rows &&
+	return b->kind == (int)pl->kind && b->exact == pl->exact && b->rows < b->hold_rows &&
 	       b->params.text.len < APPLY_BATCH_BYTES && memcmp(b->shape, shape, (size_t)ncols) == 0;
 }
 
@@ -497,6 +498,8 @@ static void batch_start(pg_apply *a, apply_table *t, const apply_plan *pl, const
 	memcpy(b->shape, a->shape, (size_t)t->rel.ncols);
 	b->row_params = apply_sql_row_params(t, a->shape);
 	b->max_rows = batch_max_rows(a, b->row_params);
+	b->hold_rows = pl->kind == APPLY_UPDATE || pl->kind == APPLY_UPSERT ? b->max_rows * APPLY_BATCH_HOLD
+									     : b->max_rows;
 	b->position = v->hdr.position;
 	key_text(a, t, pl->match, b->key);
 }
@@ -545,6 +548,8 @@ static int batch_row(pg_apply *a, apply_table *t, const apply_plan *pl, const re
 		return apply_oom(a);
 	/* a multi-row INSERT with a key twice fails as the single rows would */
 	int held = pl->kind == APPLY_INSERT ? -1 : apply_batch_note_key(b, apply_key_hash(pl->match, t->rel.cols, n), row);
+	if (held == -2)
+		return apply_oom(a);
 	if (held >= 0) {
 		bool replace = pl->kind != APPLY_DELETE && same_key(b, t, held, row);
 		if (replace)
@@ -556,7 +561,7 @@ static int batch_row(pg_apply *a, apply_table *t, const apply_plan *pl, const re
 		b->rows++;
 	}
 	a->pending++;
-	if (b->rows == b->max_rows || b->params.text.len >= APPLY_BATCH_BYTES)
+	if (b->rows == b->hold_rows || b->params.text.len >= APPLY_BATCH_BYTES)
 		return send_batch(a, t);
 	return 0;
 }

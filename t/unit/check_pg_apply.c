@@ -753,6 +753,42 @@ START_TEST(batched_changes_name_the_missing_key)
 }
 END_TEST
 
+/* Hot keys: a table's UPDATEs are held for APPLY_BATCH_HOLD statements' worth of rows,
+ * each key's later changes replacing its row, so 3000 updates of 300 keys reach the
+ * target as one write per key. A key missing deep in a held batch is still named. */
+START_TEST(held_batch_merges_hot_keys)
+{
+	exec_ok("CREATE TABLE " SCHEMA ".hot (id int PRIMARY KEY, n int);"
+		"INSERT INTO " SCHEMA ".hot SELECT g, -1 FROM generate_series(1, 400) g");
+	relmsg_column cols[] = {COL("id", 23, true, "integer"), COL("n", 23, false, "integer")};
+	pg_apply *a = open_engine("apply_test_hot");
+	describe(a, 1, "hot", 'd', cols, 2, POS(1));
+	begin(a, POS(1));
+	for (int i = 0; i < 3000; i++)
+		upd(a, 1, POS(1), RECORD_IMAGE_NONE, NOROW, ROW(VI(i % 300 + 1), VI(i)));
+	commit(a, POS(1));
+	flush_ok(a);
+	expect_rows("SELECT count(*) FILTER (WHERE n = id + 2699) || '/' || count(*) FILTER (WHERE n = -1) FROM " SCHEMA
+		    ".hot",
+		    "300/100");
+	pg_apply_stats st;
+	pg_apply_get_stats(a, &st);
+	/* 300 rows: 4 statements of 64 rows, 2 of 16, 3 of 4 (64-row batches sent as they
+	 * fill would take 47) */
+	ck_assert_msg(st.statements <= 9, "%" PRIu64 " statements for %" PRIu64 " changes", st.statements, st.changes);
+	begin(a, POS(2));
+	for (int id = 1; id <= 400; id++)
+		upd(a, 1, POS(2), RECORD_IMAGE_NONE, NOROW, ROW(VI(id == 350 ? 9350 : id), VI(0)));
+	commit(a, POS(2));
+	char *err = NULL;
+	ck_assert_int_eq(pg_apply_flush(a, &err), -1);
+	ck_assert_msg(strstr(err, "UPDATE") && strstr(err, "id=9350") && strstr(err, "no row matched"), "%s", err);
+	free(err);
+	pg_apply_close(a);
+	expect_rows("SELECT count(*) FROM " SCHEMA ".hot WHERE n = 0", "0");
+}
+END_TEST
+
 /* A target user that may not set session_replication_role keeps foreign keys firing:
  * then statements must reach the server in source order (no batch of one table may
  * overtake another's). */
@@ -1109,6 +1145,7 @@ static Suite *suite(bool live)
 		{"idempotent", idempotent_mode_until_the_load_position, 20},
 		{"exact_errors", exact_mode_error_commits_nothing, 20},
 		{"batched", batched_changes_name_the_missing_key, 20},
+		{"hot_keys", held_batch_merges_hot_keys, 20},
 		{"source_order", source_order_without_replica_role, 20},
 		{"truncate_relation", truncate_and_description_change, 20},
 		{"copy", insert_runs_as_copy, 20},
