@@ -7,9 +7,9 @@
  * with a VALUES list, keys distinct, key not written). A later UPDATE or upsert of a key
  * the batch holds replaces that row's values, and such a batch holds the rows of
  * APPLY_BATCH_HOLD statements (hot rows cost one write per batch). A batch is sent when
- * it is full, when the next change of its table does not fit it, and
- * before any statement that must run after it, so the rows of a table reach the server
- * in source order; tables overtake each other only as pg_apply_int.h allows. After
+ * it is full, when the next change of its table does not fit it, and before any
+ * statement that must run after it, so the rows of a table reach the server in source
+ * order; tables overtake each other only as pg_apply_int.h allows. After
  * APPLY_COPY_AFTER_BATCHES full INSERT batches of one table in a row, its rows go on as
  * COPY data until another statement is needed. */
 #include <inttypes.h>

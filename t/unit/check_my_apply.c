@@ -502,7 +502,6 @@ START_TEST(merged_changes_idempotent)
 }
 END_TEST
 
-
 /* A target table with a column the changes do not write keeps it: no merging there (an
  * INSERT would reset it to its default), an UPDATE per change instead. */
 START_TEST(extra_target_columns_are_not_merged)
